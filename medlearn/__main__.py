@@ -1,0 +1,3 @@
+from medlearn.cli import main
+
+raise SystemExit(main())

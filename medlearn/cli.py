@@ -1,0 +1,61 @@
+"""The ``medlearn`` command: ``doctor``, ``data``, ``train``, ``assign``, ``grade``.
+
+Each subcommand lives with its topic; a topic module offers
+``register(subparsers)``, which adds its parser(s) and sets ``func`` to a
+function ``(args) -> int``. Topic modules keep their heavy imports inside
+``func`` so ``medlearn --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from medlearn.errors import MedlearnError
+
+# Order is the order shown in --help.
+_COMMAND_MODULES = (
+    "medlearn.diagnostics",
+    "medlearn.datasets.cli",
+    "medlearn.train_cli",
+    "medlearn.grading.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from medlearn import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="medlearn",
+        description="Deep learning on medical images: a course package.",
+        epilog="Run `medlearn COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"medlearn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that topic is not part of this build
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MedlearnError as exc:
+        print(f"medlearn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"medlearn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,223 @@
+"""``medlearn doctor``: what this machine can do for the course, and what to fix.
+
+Checks Python, NumPy, TensorFlow, Keras (and its backend), accelerators, the
+data folder and the offline/fast flags. Problems that stop the course (Keras 2
+or tf-keras in place of Keras 3, TensorFlow older than 2.16, an unsupported
+Python) make ``medlearn doctor`` exit non-zero with the fix.
+
+Used in lesson 08 and in every lesson's first cell (``medlearn.doctor()``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata as md
+import os
+import platform
+import sys
+
+from medlearn import config
+
+__all__ = ["Report", "run_doctor", "register"]
+
+PYTHON_MIN, PYTHON_MAX = (3, 10), (3, 12)
+TF_MIN = (2, 16)
+KERAS_MIN = (3, 0)
+
+
+@dataclasses.dataclass
+class Report:
+    """What the doctor found: ``rows`` (label, value), ``problems`` (each says the fix), ``notes``."""
+
+    rows: list = dataclasses.field(default_factory=list)
+    problems: list = dataclasses.field(default_factory=list)
+    notes: list = dataclasses.field(default_factory=list)
+    accelerators: list = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        width = max((len(k) for k, _ in self.rows), default=0)
+        lines = ["medlearn doctor"] + [f"  {k:<{width}}  {v}" for k, v in self.rows]
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.problems:
+            lines.append("PROBLEMS (the course cannot run until these are fixed):")
+            lines += [f"  - {p}" for p in self.problems]
+        else:
+            lines.append("OK: this environment can run the course.")
+        return "\n".join(lines)
+
+
+def _version_tuple(text: str) -> tuple:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit()) if piece else ""
+        if not digits or not piece[0].isdigit():
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _check_python(report: Report, version_info=None) -> None:
+    vi = tuple(version_info or sys.version_info)[:3]
+    text = ".".join(map(str, vi))
+    report.rows.append(("Python", f"{text} ({platform.python_implementation()}, {sys.executable})"))
+    if not PYTHON_MIN <= vi[:2] <= PYTHON_MAX:
+        report.problems.append(
+            f"Python {text} is not supported (need {PYTHON_MIN[0]}.{PYTHON_MIN[1]} to "
+            f"{PYTHON_MAX[0]}.{PYTHON_MAX[1]}: TensorFlow publishes wheels for these). "
+            "Fix: install Python 3.11 and recreate the environment (`rm -rf .venv && python3.11 dev.py test`)."
+        )
+
+
+def _check_frameworks(report: Report, versions: dict) -> None:
+    import numpy as np
+
+    report.rows.append(("NumPy", np.__version__))
+    tf_v, keras_v, tfk_v = versions.get("tensorflow"), versions.get("keras"), versions.get("tf-keras")
+    if tf_v is None:
+        report.rows.append(("TensorFlow", "not installed"))
+        report.notes.append("without TensorFlow, lessons 04 and 08 cannot run; "
+                            "Keras can still use the JAX or PyTorch backend (KERAS_BACKEND).")
+    else:
+        report.rows.append(("TensorFlow", tf_v))
+        if _version_tuple(tf_v) < TF_MIN:
+            report.problems.append(
+                f"TensorFlow {tf_v} is older than 2.16 and ships Keras 2. "
+                "Fix: `pip install -U 'tensorflow>=2.16'` (GPU on Linux: `pip install -U 'tensorflow[and-cuda]>=2.16'`)."
+            )
+    if keras_v is None:
+        report.rows.append(("Keras", "not installed"))
+        report.problems.append("Keras 3 is not installed. Fix: `pip install -U 'keras>=3'`.")
+    else:
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        report.rows.append(("Keras", f"{keras_v} (backend: {backend})"))
+        if _version_tuple(keras_v) < KERAS_MIN:
+            report.problems.append(
+                f"Keras {keras_v} is Keras 2; the course is written for Keras 3. "
+                "Fix: `pip install -U 'keras>=3'`."
+            )
+    if tfk_v is not None and os.environ.get("TF_USE_LEGACY_KERAS", "0") in ("1", "true", "True"):
+        report.problems.append(
+            f"TF_USE_LEGACY_KERAS is set, so tf.keras is tf-keras {tfk_v} (Keras 2). "
+            "Fix: `unset TF_USE_LEGACY_KERAS` (and `pip uninstall tf-keras` if nothing else needs it)."
+        )
+
+
+def _nvidia_smi() -> list:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def _check_accelerators(report: Report, probe_frameworks: bool) -> None:
+    found = _nvidia_smi()
+    visible = []
+    if probe_frameworks and _dist_version("tensorflow"):
+        try:
+            tf = importlib.import_module("tensorflow")
+            visible = [d.name for d in tf.config.list_physical_devices("GPU")]
+        except Exception as exc:  # a broken CUDA install must not kill the doctor
+            report.notes.append(f"TensorFlow could not list GPUs ({type(exc).__name__}: {exc}).")
+    report.accelerators = found
+    if found:
+        report.rows.append(("Accelerators", "; ".join(found)))
+        if probe_frameworks and _dist_version("tensorflow") and not visible:
+            report.notes.append(
+                "a GPU is present but TensorFlow does not see it: install the GPU build with "
+                "`pip install -U 'tensorflow[and-cuda]>=2.16'` (Linux), or use KERAS_BACKEND=jax "
+                "with a CUDA build of JAX."
+            )
+    else:
+        report.rows.append(("Accelerators", "CPU only — lessons run, lesson 08 will be slow"))
+
+
+def _check_data(report: Report) -> None:
+    try:
+        home = config.data_home()
+    except config.ConfigError as exc:
+        report.rows.append(("Data folder", "unusable"))
+        report.problems.append(str(exc))
+        return
+    report.rows.append(("Data folder", str(home) + ("" if home.is_dir() else " (not created yet)")))
+    try:
+        from medlearn.datasets import scan_data_folder
+    except ImportError:
+        return
+    try:
+        found = scan_data_folder(home)
+    except Exception as exc:  # reporting must not crash on a strange folder
+        report.notes.append(f"could not scan the data folder ({type(exc).__name__}: {exc})")
+        return
+    summary = ", ".join(f"{name} [{status}]" for name, status in found) or "none (the embedded phantoms always work)"
+    report.rows.append(("Datasets", summary))
+
+
+def _check_flags(report: Report) -> None:
+    for label, var, reader in (("Offline", "MEDLEARN_OFFLINE", config.is_offline),
+                               ("Fast mode", "MEDLEARN_FAST", config.is_fast)):
+        try:
+            report.rows.append((label, "on" if reader() else "off"))
+        except config.ConfigError as exc:
+            report.rows.append((label, f"invalid ({var})"))
+            report.problems.append(str(exc))
+
+
+def run_doctor(*, print_report: bool = True, probe_frameworks: bool = True,
+               versions: dict | None = None, version_info=None) -> Report:
+    """Inspect the environment.
+
+    Args:
+        print_report: print the report.
+        probe_frameworks: import TensorFlow to list GPUs (slow; the tests turn it off).
+        versions: override installed distribution versions (tests fake Keras 2 etc.),
+            e.g. ``{"tensorflow": "2.15.0", "keras": "2.15.0"}``.
+        version_info: override ``sys.version_info`` (tests fake Python 3.9).
+
+    Returns:
+        A :class:`Report`; ``report.ok`` is False when the course cannot run.
+    """
+    if versions is None:
+        versions = {name: _dist_version(name) for name in ("tensorflow", "keras", "tf-keras")}
+    report = Report()
+    _check_python(report, version_info)
+    _check_frameworks(report, versions)
+    _check_accelerators(report, probe_frameworks)
+    _check_data(report)
+    _check_flags(report)
+    if print_report:
+        print(report)
+    return report
+
+
+def _main(args) -> int:
+    report = run_doctor(probe_frameworks=not args.no_gpu_probe)
+    return 0 if report.ok else 1
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("doctor", help="check what this machine can do for the course",
+                              description="Check Python, TensorFlow/Keras, GPUs, the data folder and flags.")
+    p.add_argument("--no-gpu-probe", action="store_true",
+                   help="do not import TensorFlow to list GPUs (faster)")
+    p.set_defaults(func=_main)
