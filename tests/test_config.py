@@ -124,3 +124,11 @@ def test_import_writes_nothing(tmp_path):
     subprocess.run([sys.executable, "-c", "import medlearn, medlearn.config; medlearn.config.data_home()"],
                    check=True, env=env, timeout=60)
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_unwritable_data_home_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(config.os, "access", lambda path, mode: False)
+    monkeypatch.setenv("MEDLEARN_DATA", str(tmp_path))
+    with pytest.raises(ConfigError) as err:
+        config.data_home(create=True)
+    assert "not writable" in str(err.value) and "MEDLEARN_DATA" in str(err.value) and str(tmp_path) in str(err.value)
