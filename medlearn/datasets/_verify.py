@@ -1,0 +1,83 @@
+"""MD5 checks with a memory: a verified file is not hashed again until it changes.
+
+The data folder holds a small sidecar, ``.medlearn-verified.json``, mapping a
+file name to the size, modification time and MD5 it had when it last matched
+the registry. A file whose size and mtime are unchanged is trusted; any change
+(re-download, truncation, a user copying another file over it) forces a
+re-hash. The sidecar is a cache only: deleting it is always safe.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+__all__ = ["md5sum", "is_known_good", "remember_good", "forget", "SIDECAR"]
+
+SIDECAR = ".medlearn-verified.json"
+_CHUNK = 1 << 20
+
+
+def md5sum(path) -> str:
+    """MD5 of a file as 32 hex digits, read in 1 MiB chunks (constant memory)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _read(folder: Path) -> dict:
+    try:
+        with open(folder / SIDECAR, encoding="utf-8") as fh:
+            data = json.load(fh)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write(folder: Path, data: dict) -> None:
+    tmp = folder / (SIDECAR + f".{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+        tmp.replace(folder / SIDECAR)
+    except OSError:  # a read-only folder: verification still works, it is just not remembered
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def is_known_good(path, md5: str) -> bool:
+    """True if ``path`` was verified against ``md5`` and has not changed since (no hashing)."""
+    path = Path(path)
+    record = _read(path.parent).get(path.name)
+    if not record or record.get("md5") != md5:
+        return False
+    try:
+        return {k: record.get(k) for k in ("size", "mtime_ns")} == _stamp(path)
+    except OSError:
+        return False
+
+
+def remember_good(path, md5: str) -> None:
+    """Record that ``path`` (as it is now) matches ``md5``."""
+    path = Path(path)
+    data = _read(path.parent)
+    data[path.name] = {"md5": md5, **_stamp(path)}
+    _write(path.parent, data)
+
+
+def forget(path) -> None:
+    """Drop ``path`` from the sidecar (it was moved aside or deleted)."""
+    path = Path(path)
+    data = _read(path.parent)
+    if data.pop(path.name, None) is not None:
+        _write(path.parent, data)
