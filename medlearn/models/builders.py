@@ -1,0 +1,381 @@
+"""Reference models in plain Keras 3: logistic regression, an MLP, a small CNN, a residual CNN.
+
+Every builder takes the input shape, the number of classes and the task, and
+picks the output layer and loss from :func:`output_spec`. Models take float
+images in [0, 1], shape (N, H, W, C) (a grey (H, W) input shape gets a channel
+axis). Only ``keras.layers`` / ``keras.ops`` are used, so the models run with the
+TensorFlow, JAX or PyTorch backend; Keras is imported inside the functions.
+
+Used in lessons 05, 07 and 08.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from medlearn.errors import MedlearnError
+from medlearn.metrics.tasks import normalize_task
+
+__all__ = [
+    "ModelError", "OutputSpec", "MODELS", "output_spec", "encode_labels", "compile_model",
+    "logistic_regression", "mlp", "small_cnn", "resnet_cnn", "build_model",
+]
+
+MODELS = ("logreg", "mlp", "cnn", "resnet")
+
+
+class ModelError(MedlearnError, ValueError):
+    """A model name, shape or class count that the builders cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSpec:
+    """What the last layer and the loss must be for a task.
+
+    Attributes:
+        task: canonical task (``binary``, ``multi-class``, ``multi-label``, ``ordinal``).
+        units: number of output units (1 for binary).
+        activation: ``"sigmoid"`` or ``"softmax"``.
+        loss: Keras loss name.
+        label_mode: how labels are fed to the loss: ``"binary"`` (N, 1) floats,
+            ``"one-hot"`` (N, C) floats, ``"multi-hot"`` (N, L) floats.
+    """
+
+    task: str
+    units: int
+    activation: str
+    loss: str
+    label_mode: str
+
+
+def output_spec(task: str, n_classes: int) -> OutputSpec:
+    """The output layer and loss that fit a task.
+
+    Args:
+        task: any spelling accepted by :func:`medlearn.metrics.tasks.normalize_task`.
+        n_classes: number of classes (binary: 2) or of labels (multi-label).
+
+    Returns:
+        An :class:`OutputSpec`. Binary -> 1 sigmoid unit + binary cross-entropy;
+        multi-class and ordinal -> ``n_classes`` softmax units + categorical
+        cross-entropy; multi-label -> ``n_classes`` sigmoid units + binary cross-entropy.
+
+    Raises:
+        ModelError: ``n_classes`` does not fit the task.
+        TaskError: unknown task.
+
+    Example:
+        >>> output_spec("binary-class", 2)
+        OutputSpec(task='binary', units=1, activation='sigmoid', loss='binary_crossentropy', label_mode='binary')
+    """
+    task = normalize_task(task)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ModelError(f"n_classes must be a positive int. Received: n_classes={n_classes!r}")
+    n_classes = int(n_classes)
+    if task == "binary":
+        if n_classes not in (1, 2):
+            raise ModelError(f"a binary task has 2 classes. Received: n_classes={n_classes}; "
+                             "use task='multi-class' for more.")
+        return OutputSpec(task, 1, "sigmoid", "binary_crossentropy", "binary")
+    if task == "multi-label":
+        return OutputSpec(task, n_classes, "sigmoid", "binary_crossentropy", "multi-hot")
+    if n_classes < 2:
+        raise ModelError(f"a {task} task needs at least 2 classes. Received: n_classes={n_classes}")
+    return OutputSpec(task, n_classes, "softmax", "categorical_crossentropy", "one-hot")
+
+
+def encode_labels(labels, task: str, n_classes: int) -> np.ndarray:
+    """Turn dataset labels into the float32 targets the model's loss expects.
+
+    Args:
+        labels: (N,) or (N, 1) class indices, or (N, L) 0/1 for multi-label.
+        task: the task.
+        n_classes: number of classes or labels.
+
+    Returns:
+        float32 array: (N, 1) for binary, (N, C) one-hot for multi-class/ordinal,
+        (N, L) for multi-label.
+
+    Raises:
+        ModelError: labels out of range or of the wrong shape.
+
+    Example:
+        >>> encode_labels([0, 2, 1], "multi-class", 3).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    spec = output_spec(task, n_classes)
+    y = np.asarray(labels)
+    if spec.label_mode == "multi-hot":
+        if y.ndim != 2 or y.shape[1] != n_classes:
+            raise ModelError(f"multi-label labels must have shape (N, {n_classes}). Received shape {y.shape}")
+        return y.astype("float32")
+    y = y.reshape(len(y), -1)
+    if y.shape[1] != 1:
+        raise ModelError(f"{spec.task} labels must be class indices of shape (N,) or (N, 1). "
+                         f"Received shape {np.shape(labels)}")
+    y = y[:, 0].astype("int64")
+    top = 2 if spec.task == "binary" else spec.units
+    if y.size and (y.min() < 0 or y.max() >= top):
+        raise ModelError(f"labels must lie in 0..{top - 1}. Received values {y.min()}..{y.max()}")
+    if spec.label_mode == "binary":
+        return y.astype("float32")[:, None]
+    return np.eye(spec.units, dtype="float32")[y]
+
+
+def compile_model(model, task: str, n_classes: int, *, optimizer=None, learning_rate: float = 1e-3):
+    """Compile ``model`` with the loss of ``task`` and the metrics ``acc`` and ``auc``.
+
+    ``auc`` is the ROC-AUC (for multi-class and multi-label the mean of the
+    one-vs-rest / per-label AUCs, as in MedMNIST), so ``EarlyStopping(monitor="val_auc")`` works.
+
+    Args:
+        model: a ``keras.Model``.
+        task: the task.
+        n_classes: number of classes or labels.
+        optimizer: a Keras optimizer (default ``Adam(learning_rate)``).
+        learning_rate: used when ``optimizer`` is None.
+
+    Returns:
+        The same model, compiled.
+    """
+    import keras
+
+    spec = output_spec(task, n_classes)
+    if spec.task == "binary":
+        auc = keras.metrics.AUC(name="auc")
+        acc = keras.metrics.BinaryAccuracy(name="acc")
+    else:
+        auc = keras.metrics.AUC(name="auc", multi_label=True, num_labels=spec.units)
+        acc = (keras.metrics.BinaryAccuracy(name="acc") if spec.task == "multi-label"
+               else keras.metrics.CategoricalAccuracy(name="acc"))
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(learning_rate),
+                  loss=spec.loss, metrics=[acc, auc])
+    return model
+
+
+def _check_shape(input_shape) -> tuple:
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) == 2:
+        shape = shape + (1,)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ModelError("input_shape must be (height, width) or (height, width, channels). "
+                         f"Received: input_shape={input_shape!r}")
+    return shape
+
+
+def _inputs(input_shape, augment, seed):
+    """Input layer, then (optionally) the augmentation block. Returns (inputs, x)."""
+    import keras
+
+    from medlearn.models.augment import augmentation_layers
+
+    inputs = keras.Input(shape=_check_shape(input_shape), name="image")
+    x = inputs
+    if augment is not None and augment != "none":
+        aug = augment if isinstance(augment, keras.layers.Layer) else augmentation_layers(augment, seed=seed)
+        if not isinstance(aug, keras.Sequential) or aug.layers:
+            x = aug(x)
+    return inputs, x
+
+
+def _head(x, task, n_classes, dropout, name):
+    import keras
+
+    spec = output_spec(task, n_classes)
+    if dropout:
+        x = keras.layers.Dropout(dropout)(x)
+    return keras.layers.Dense(spec.units, activation=spec.activation, name="output")(x)
+
+
+def _finish(inputs, outputs, name, task, n_classes, compile, learning_rate):
+    import keras
+
+    model = keras.Model(inputs, outputs, name=name)
+    if compile:
+        compile_model(model, task, n_classes, learning_rate=learning_rate)
+    return model
+
+
+def logistic_regression(input_shape, n_classes, task, *, augment=None, compile=True,
+                        learning_rate=1e-3, seed=None):
+    """Logistic (softmax) regression on raw pixels: Flatten -> Dense.
+
+    The baseline every CNN must beat: it sees pixels, not shapes.
+
+    Args:
+        input_shape: (H, W) or (H, W, C).
+        n_classes: classes (binary: 2) or labels (multi-label).
+        task: ``binary``, ``multi-class``, ``multi-label`` or ``ordinal`` (MedMNIST spellings too).
+        augment: ``None``, a policy/dataset name (see :mod:`medlearn.models.augment`) or a Keras layer.
+        compile: compile with :func:`compile_model`.
+        learning_rate: Adam's learning rate when compiling.
+        seed: seed for the augmentation layers.
+
+    Returns:
+        A ``keras.Model`` mapping float32 (N, H, W, C) in [0, 1] to probabilities (N, units).
+
+    Example:
+        >>> model = logistic_regression((28, 28), 2, "binary")   # doctest: +SKIP
+        >>> model.output_shape                                   # doctest: +SKIP
+        (None, 1)
+    """
+    import keras
+
+    inputs, x = _inputs(input_shape, augment, seed)
+    x = keras.layers.Flatten()(x)
+    outputs = _head(x, task, n_classes, 0.0, "logreg")
+    return _finish(inputs, outputs, "logreg", task, n_classes, compile, learning_rate)
+
+
+def mlp(input_shape, n_classes, task, *, hidden=(256, 128), dropout=0.2, augment=None,
+        compile=True, learning_rate=1e-3, seed=None):
+    """A multi-layer perceptron: Flatten -> [Dense + ReLU + Dropout] x len(hidden) -> output.
+
+    Args:
+        input_shape, n_classes, task, augment, compile, learning_rate, seed: as in
+            :func:`logistic_regression`.
+        hidden: units of each hidden layer.
+        dropout: dropout rate after each hidden layer, in [0, 1).
+
+    Returns:
+        A ``keras.Model``.
+    """
+    import keras
+
+    inputs, x = _inputs(input_shape, augment, seed)
+    x = keras.layers.Flatten()(x)
+    for units in hidden:
+        x = keras.layers.Dense(int(units), activation="relu")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout)(x)
+    outputs = _head(x, task, n_classes, 0.0, "mlp")
+    return _finish(inputs, outputs, "mlp", task, n_classes, compile, learning_rate)
+
+
+def _n_stem_downsamples(size: int) -> int:
+    """Stride-2 steps needed before the stages so that 64/128/224 inputs cost about what 28 does."""
+    return max(0, math.ceil(math.log2(size / 32))) if size > 32 else 0
+
+
+def _conv_bn_relu(x, filters, *, strides=1, kernel_size=3):
+    import keras
+
+    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization()(x)
+    return keras.layers.Activation("relu")(x)
+
+
+def small_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), dropout=0.3, augment=None,
+              compile=True, learning_rate=1e-3, seed=None):
+    """A VGG-style CNN: per stage two 3x3 Conv-BatchNorm-ReLU and a 2x2 max-pool, then global pooling.
+
+    At 28x28 with the default filters: 28 -> 14 -> 7 -> 3, about 0.29 M parameters.
+    Larger inputs (64, 128, 224) first pass through stride-2 convolutions so the
+    cost stays close to that of 28x28.
+
+    Args:
+        input_shape, n_classes, task, augment, compile, learning_rate, seed: as in
+            :func:`logistic_regression`.
+        filters: filters per stage (one max-pool per stage).
+        dropout: dropout before the output layer.
+
+    Returns:
+        A ``keras.Model``.
+    """
+    import keras
+
+    shape = _check_shape(input_shape)
+    inputs, x = _inputs(shape, augment, seed)
+    for _ in range(_n_stem_downsamples(min(shape[:2]))):
+        x = _conv_bn_relu(x, filters[0], strides=2)
+    for f in filters:
+        x = _conv_bn_relu(x, f)
+        x = _conv_bn_relu(x, f)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = _head(x, task, n_classes, dropout, "cnn")
+    return _finish(inputs, outputs, "cnn", task, n_classes, compile, learning_rate)
+
+
+def _residual_block(x, filters, strides):
+    """Two 3x3 convolutions plus a shortcut (1x1 projection when the shape changes)."""
+    import keras
+
+    shortcut = x
+    y = _conv_bn_relu(x, filters, strides=strides)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = keras.layers.BatchNormalization()(y)
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, strides=strides, use_bias=False)(x)
+        shortcut = keras.layers.BatchNormalization()(shortcut)
+    return keras.layers.Activation("relu")(keras.layers.Add()([y, shortcut]))
+
+
+def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1, 1, 1), dropout=0.2,
+               augment=None, compile=True, learning_rate=1e-3, seed=None):
+    """A compact ResNet: a 3x3 stem, then stages of residual blocks (stride 2 between stages).
+
+    The shortcut ``x + F(x)`` lets gradients skip the convolutions, which is what
+    makes deep networks trainable (lesson 05). At 28x28 with the defaults: about 0.5 M parameters.
+
+    Args:
+        input_shape, n_classes, task, augment, compile, learning_rate, seed: as in
+            :func:`logistic_regression`.
+        filters: filters per stage.
+        blocks: residual blocks per stage (same length as ``filters``).
+        dropout: dropout before the output layer.
+
+    Returns:
+        A ``keras.Model``.
+
+    Raises:
+        ModelError: ``filters`` and ``blocks`` differ in length.
+    """
+    import keras
+
+    if len(filters) != len(blocks):
+        raise ModelError(f"filters and blocks need the same length. Received: filters={filters}, blocks={blocks}")
+    shape = _check_shape(input_shape)
+    inputs, x = _inputs(shape, augment, seed)
+    for _ in range(_n_stem_downsamples(min(shape[:2]))):
+        x = _conv_bn_relu(x, filters[0], strides=2)
+    x = _conv_bn_relu(x, filters[0])
+    for stage, (f, n) in enumerate(zip(filters, blocks)):
+        for i in range(n):
+            x = _residual_block(x, f, 2 if (stage > 0 and i == 0) else 1)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = _head(x, task, n_classes, dropout, "resnet")
+    return _finish(inputs, outputs, "resnet", task, n_classes, compile, learning_rate)
+
+
+_BUILDERS = {"logreg": logistic_regression, "mlp": mlp, "cnn": small_cnn, "resnet": resnet_cnn}
+
+
+def build_model(name: str, input_shape, n_classes: int, task: str, **kwargs):
+    """Build a reference model by name.
+
+    Args:
+        name: ``"logreg"``, ``"mlp"``, ``"cnn"`` or ``"resnet"``.
+        input_shape: (H, W) or (H, W, C).
+        n_classes: classes (binary: 2) or labels (multi-label).
+        task: the task (MedMNIST spellings accepted).
+        **kwargs: passed to the builder (``augment=``, ``compile=``, ``dropout=`` ...).
+
+    Returns:
+        A ``keras.Model`` (compiled unless ``compile=False``).
+
+    Raises:
+        ModelError: unknown ``name``.
+
+    Example:
+        >>> model = build_model("cnn", (28, 28, 1), 2, "binary-class")   # doctest: +SKIP
+    """
+    key = str(name).strip().lower()
+    if key not in _BUILDERS:
+        raise ModelError(f"model must be one of {', '.join(MODELS)}. Received: model={name!r}")
+    return _BUILDERS[key](input_shape, n_classes, task, **kwargs)
