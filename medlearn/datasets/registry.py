@@ -31,6 +31,9 @@ SPLITS = ("train", "val", "test")
 KINDS = ("medmnist", "embedded", "tabular", "sample_image", "dicom")
 _REGISTRY_PATH = Path(__file__).with_name("registry.json")
 _OVERRIDES: dict[tuple[str, int], dict] = {}
+_LOADERS = {"medmnist": "fetch_medmnist(name)", "embedded": "load_phantoms()",
+            "tabular": "load_breast_cancer() / load_diabetes()", "sample_image": "load_sample_image(name)",
+            "dicom": "load_dicom(name)"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,8 +71,11 @@ def check_name(name, kind: str | None = None) -> str:
     text = str(name).strip().lower() if isinstance(name, str) else name
     if isinstance(text, str) and text in names:
         return text
-    what = f"a {kind} dataset" if kind else "a registered dataset"
+    what = {"medmnist": "a MedMNIST dataset", None: "a registered dataset"}.get(kind, f"a {kind} dataset")
     hint = suggest(str(name), names)
+    if isinstance(text, str) and text in _load() and kind is not None:
+        other = _load()[text]["kind"]
+        hint = f" {text!r} is a {other} dataset: load it with {_LOADERS.get(other, 'its own loader')}."
     raise DatasetError(
         f"name must be {what}. Received: name={name!r}.{hint} "
         f"Valid names: {', '.join(names)}. (`medlearn data list` shows them all.)"
