@@ -75,7 +75,7 @@ def check_name(name, kind: str | None = None) -> str:
     hint = suggest(str(name), names)
     if isinstance(text, str) and text in _load() and kind is not None:
         other = _load()[text]["kind"]
-        hint = f" {text!r} is a {other} dataset: load it with {_LOADERS.get(other, 'its own loader')}."
+        hint = f" {text!r} is not of that kind (kind: {other}): load it with {_LOADERS.get(other, 'its own loader')}."
     raise DatasetError(
         f"name must be {what}. Received: name={name!r}.{hint} "
         f"Valid names: {', '.join(names)}. (`medlearn data list` shows them all.)"
