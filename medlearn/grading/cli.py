@@ -1,0 +1,83 @@
+"""``medlearn assign`` and ``medlearn grade``: the instructor's two commands.
+
+Heavy imports (nbformat, pandas, NumPy) happen inside the handlers so
+``medlearn --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from medlearn.grading.errors import GradingError
+
+
+def _assign(args) -> int:
+    from medlearn.grading.assign import assign
+
+    for path in assign(args.notebooks, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, received {text!r}")
+        return value
+    return parse
+
+
+def _grade(args) -> int:
+    from pathlib import Path
+
+    from medlearn.grading.gradebook import grade
+    from medlearn.grading.sandbox import Limits
+
+    if args.timeout <= 0:
+        raise GradingError(f"--timeout must be > 0 seconds. Received: --timeout {args.timeout}")
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, fsize_mb=256, threads=args.threads)
+    frame = grade(args.assignment, args.submissions, args.out, jobs=args.jobs, limits=limits, salt=args.salt,
+                  progress=not args.quiet and sys.stderr.isatty(), force=args.force)
+    out = Path(args.out)
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    mean = frame["score"].mean() if len(frame) else 0.0
+    max_score = frame["max_score"].max() if len(frame) else 0.0
+    print(f"graded {len(frame)} submission(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    print(f"mean score {mean:.2f} / {max_score:g}")
+    print(f"wrote {out / 'gradebook.csv'}, {out / 'feedback'}/, {out / 'results'}/")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the ``assign`` and ``grade`` subcommands to the ``medlearn`` parser."""
+    p = subparsers.add_parser(
+        "assign", help="write student copies of lessons (solutions stubbed, outputs cleared)",
+        description="Write the student copy of each instructor notebook into --out under the same name: "
+                    "every '### BEGIN SOLUTION' ... '### END SOLUTION' block becomes '# YOUR CODE HERE' + "
+                    "'raise NotImplementedError()', outputs are cleared, '### HIDDEN CHECKS' cells are removed.",
+    )
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="instructor .ipynb files")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the student copies")
+    p.set_defaults(func=_assign)
+
+    g = subparsers.add_parser(
+        "grade", help="grade submitted notebooks in a sandbox; write gradebook, feedback, Gradescope results",
+        description="Grade each submission against the instructor source. Writes DIR/gradebook.csv, "
+                    "DIR/feedback/<student>.md and DIR/results/<student>.json (Gradescope format). "
+                    "A re-run only grades new or changed submissions.",
+    )
+    g.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="submitted .ipynb files or folders of them")
+    g.add_argument("--assignment", required=True, metavar="SOURCE.ipynb", help="the instructor's source notebook")
+    g.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    g.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPU count)")
+    g.add_argument("--timeout", type=_positive(float), default=300.0, help="seconds per submission (default 300)")
+    g.add_argument("--memory-mb", type=_positive(int), default=6144, help="memory limit per submission, MiB (0 = none)")
+    g.add_argument("--threads", type=_positive(int), default=1, help="BLAS threads per submission (default 1)")
+    g.add_argument("--salt", default=None, help="secret mixed into hidden-check seeds (default: the source's hash)")
+    g.add_argument("--force", action="store_true", help="regrade everything, ignoring stored results")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=_grade)

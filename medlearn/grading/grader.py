@@ -1,0 +1,278 @@
+"""Grade one submitted notebook against the instructor's source.
+
+The pipeline, in the grader's own (trusted) process except for step 3:
+
+1. read the submission as untrusted JSON; find the student's code for each
+   solution cell of the source (:meth:`Assignment.match`);
+2. build the job: the source's cells in order, each solution cell replaced by
+   the student's code, each check replaced by "evaluate the answer, run the
+   exercise on these cases, save the outputs"; draw the cases here (seed 0, as
+   ``check()`` in the lesson, or :func:`medlearn.checks.student_seed` for
+   hidden checks) and write them as ``.npy`` files into an empty folder;
+3. run the job in the sandbox (:mod:`medlearn.grading.sandbox`);
+4. read the outputs back as plain arrays and judge them with the exercise's
+   ``judge`` here. A check that reported nothing scores zero.
+
+Used by ``medlearn grade``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import secrets
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from medlearn.checks.core import CheckResult, get_exercise, judge_cases, student_seed
+from medlearn.grading.isolation import EXIT_ISOLATION
+from medlearn.grading.safeio import load_outputs, save_cases
+from medlearn.grading.sandbox import Limits, run_job
+from medlearn.grading.source import Assignment
+
+__all__ = ["CheckOutcome", "SubmissionResult", "grade_submission", "read_submission", "STATUSES"]
+
+STATUSES = ("graded", "timeout", "memory", "crashed", "invalid", "error")
+_JUDGE_LOCK = threading.Lock()  # exercise code (make_cases/judge) is not assumed thread-safe
+
+
+@dataclasses.dataclass
+class CheckOutcome:
+    """One check's result: ``points`` earned of ``max_points``, ``passed``, the ``hint`` shown to the
+    student, whether the child ``reported`` outputs, and the ``error`` type when the student's code raised."""
+
+    name: str
+    exercise_id: str
+    title: str
+    hidden: bool
+    points: float
+    max_points: float
+    passed: bool
+    hint: str
+    reported: bool
+    error: str | None = None
+    earlier_errors: tuple = ()
+
+
+@dataclasses.dataclass
+class SubmissionResult:
+    """Everything the gradebook, feedback and Gradescope files need for one submission."""
+
+    student: str
+    status: str
+    reason: str
+    score: float
+    max_score: float
+    checks: list
+    sandbox: str = ""
+    wall: float = 0.0
+    log: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubmissionResult":
+        data = dict(data)
+        data["checks"] = [CheckOutcome(**{**c, "earlier_errors": tuple(c.get("earlier_errors", ()))}) for c in data["checks"]]
+        return cls(**data)
+
+
+class InvalidSubmission(ValueError):
+    """The file is not a usable notebook (its message becomes the gradebook reason)."""
+
+
+def read_submission(data: bytes):
+    """Parse untrusted bytes as a v4 notebook; raise :class:`InvalidSubmission` with a reason."""
+    import nbformat
+
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidSubmission(f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise InvalidSubmission("not a Jupyter notebook (no list of 'cells')")
+    try:
+        return nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as exc:  # nbformat raises many types on malformed input
+        raise InvalidSubmission(f"not a readable notebook ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _empty(assignment: Assignment, student: str, status: str, reason: str) -> SubmissionResult:
+    checks = []
+    for call in assignment.checks:
+        ex = get_exercise(call.exercise_id)
+        checks.append(CheckOutcome(call.name, call.exercise_id, ex.title, call.hidden, 0.0, ex.points, False,
+                                   reason, False))
+    return SubmissionResult(student, status, reason, 0.0, sum(c.max_points for c in checks), checks)
+
+
+def _cases_for(assignment: Assignment, call, student: str, salt: str, cache: dict) -> list:
+    exercise = get_exercise(call.exercise_id)
+    with _JUDGE_LOCK:
+        if call.hidden:
+            label = call.exercise_id if call.occurrence == 0 else f"{call.exercise_id}#{call.occurrence}"
+            return exercise.make_cases(np.random.default_rng(student_seed(student, label, salt)))
+        key = (call.exercise_id, call.seed)
+        if key not in cache:
+            cache[key] = exercise.make_cases(np.random.default_rng(call.seed))
+        return cache[key]
+
+
+def _status(run, n_reported: int, n_checks: int, limits: Limits) -> tuple[str, str]:
+    rc = run.returncode
+    memory = any(e.get("type") == "MemoryError" for e in run.events if e.get("event") == "error")
+    if rc == EXIT_ISOLATION and not run.events:
+        return "error", "the sandbox could not hide the grader's files; nothing was run"
+    if run.timed_out or rc == -getattr(signal, "SIGXCPU", 999):
+        return "timeout", f"stopped after the time limit ({limits.timeout:g} s)"
+    if memory or (rc == -getattr(signal, "SIGKILL", 9)):
+        return "memory", f"ran out of memory (limit {limits.memory_mb} MiB)"
+    done = any(e.get("event") == "done" for e in run.events)
+    if rc != 0 or not done or n_reported < n_checks:
+        how = f"signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
+        return "crashed", f"the notebook stopped early ({how}) after {n_reported} of {n_checks} checks"
+    return "graded", ""
+
+
+def grade_submission(assignment: Assignment, path, *, student: str | None = None, limits: Limits = Limits(),
+                     salt: str | None = None, hide_dirs=(), hide_files=(), case_cache: dict | None = None,
+                     data: bytes | None = None) -> SubmissionResult:
+    """Grade one submitted notebook.
+
+    Args:
+        assignment: the parsed instructor source.
+        path: the submission ``.ipynb`` (untrusted).
+        student: the student's name; default the file name without ``.ipynb``.
+        limits: sandbox :class:`Limits`.
+        salt: mixed into hidden-check seeds; default the source's SHA-256.
+        hide_dirs, hide_files: paths the child must not see (the source is always added).
+        case_cache: shared dict for visible cases across submissions.
+        data: the file's bytes when already read.
+
+    Returns:
+        A :class:`SubmissionResult`; an unusable file gives status ``invalid``, never an exception.
+    """
+    path = Path(path)
+    student = student or path.stem
+    salt = assignment.sha256 if salt is None else salt
+    try:
+        nb = read_submission(path.read_bytes() if data is None else data)
+    except (OSError, InvalidSubmission) as exc:
+        return _empty(assignment, student, "invalid", str(exc))
+    match = assignment.match(nb)
+    solutions = assignment.solution_steps
+    if solutions and len(match.missing) == len(solutions):
+        return _empty(assignment, student, "invalid",
+                      f"none of the {len(solutions)} exercise cells of {assignment.name} were found; is this the right notebook?")
+    notes = []
+    if match.missing:
+        notes.append(f"exercise cell(s) {match.missing} not found (graded as unanswered)")
+    workdir = Path(tempfile.mkdtemp(prefix="medlearn-grade-"))
+    try:
+        return _run_and_judge(assignment, match, student, salt, limits, workdir, notes,
+                              [*hide_dirs], [assignment.path.resolve(), *hide_files], case_cache or {})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hide_dirs, hide_files, cache):
+    steps, plan = [], []
+    modules = set()
+    for step in assignment.steps:
+        if step.kind == "code":
+            steps.append({"kind": "code", "source": step.source, "where": f"cell {step.cell}"})
+        elif step.kind == "solution":
+            code = match.codes.get(step.cell, assignment.stub(step))
+            steps.append({"kind": "code", "source": code, "where": f"exercise cell {step.cell}"})
+        else:
+            call, k = step.check, len(plan)
+            cases = _cases_for(assignment, call, student, salt, cache)
+            manifest = save_cases(cases, workdir, f"cases_{k}")
+            plan.append((call, cases))
+            modules.add(get_exercise(call.exercise_id).run.__module__)
+            steps.append({"kind": "check", "k": k, "expr": call.expr, "exercise": call.exercise_id,
+                          "cases": manifest, "where": f"check {call.name}"})
+    imports, paths = _importable(modules)
+    job = {"nonce": secrets.token_hex(16), "steps": steps, "imports": imports, "sys_path": paths}
+    run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files)
+    outcomes = []
+    errors_before, seen = [], 0
+    for k, (call, cases) in enumerate(plan):
+        exercise = get_exercise(call.exercise_id)
+        while seen < len(run.events) and not (run.events[seen].get("event") == "check" and run.events[seen].get("k") == k):
+            e = run.events[seen]
+            if e.get("event") == "error" and str(e.get("where", "")).startswith(("cell", "exercise")):
+                errors_before.append(f"{e.get('where')}: {e.get('type')}")
+            seen += 1
+        outputs = load_outputs(run.outputs, f"check_{k}.json", len(cases))
+        error = None
+        if outputs is None:
+            result = CheckResult(exercise, False, "This check reported no result, so it scores zero.")
+        else:
+            error = next((o["__error__"].split(":")[0] for o in outputs if "__error__" in o), None)
+            with _JUDGE_LOCK:
+                result = judge_cases(exercise, cases, outputs)
+        hint = result.hint
+        if error and call.hidden:
+            hint = f"Your code raised {error} (details are not shown for hidden checks)."
+        elif error and errors_before:
+            hint = f"{hint} (an earlier cell failed: {errors_before[0]})"
+        outcomes.append(CheckOutcome(call.name, call.exercise_id, exercise.title, call.hidden,
+                                     exercise.points if result.passed else 0.0, exercise.points, bool(result.passed),
+                                     hint, outputs is not None, error, tuple(errors_before)))
+    reported = sum(o.reported for o in outcomes)
+    status, reason = _status(run, reported, len(plan), limits)
+    for o in outcomes:
+        if not o.reported:
+            o.hint = f"This check did not run: {reason or 'no result was reported'}."
+    if run.sandbox != "namespaces" and job_isolated():
+        notes.append(f"sandbox level: {run.sandbox}")
+    reason = "; ".join(x for x in [reason, *notes] if x)
+    score = float(sum(o.points for o in outcomes))
+    return SubmissionResult(student, status, reason, score, float(sum(o.max_points for o in outcomes)), outcomes,
+                            run.sandbox, round(run.wall, 3), run.log[-2000:])
+
+
+def job_isolated() -> bool:
+    import sys
+
+    return sys.platform.startswith("linux")
+
+
+def _importable(modules: set) -> tuple[list, list]:
+    """Exercise modules the child must import, with the sys.path roots it needs for them."""
+    import sys
+
+    imports, paths = [], []
+    for name in sorted(modules):
+        module = sys.modules.get(name)
+        if module is None or name == "__main__":
+            continue
+        imports.append(name)
+        if name.startswith("medlearn."):
+            continue
+        file = getattr(module, "__file__", None)
+        if file:
+            root = Path(file).resolve().parent
+            for _ in range(name.count(".") + (1 if Path(file).name == "__init__.py" else 0)):
+                root = root.parent
+            if str(root) not in paths:
+                paths.append(str(root))
+    return imports, paths
+
+
+def cache_key(assignment: Assignment, data: bytes, student: str, salt: str, limits: Limits) -> str:
+    """What makes a grade reusable: submission, source, medlearn version, student, salt and limits."""
+    from medlearn import __version__
+
+    h = hashlib.sha256()
+    for part in (__version__, assignment.sha256, hashlib.sha256(data).hexdigest(), student, salt,
+                 json.dumps(dataclasses.asdict(limits), sort_keys=True)):
+        h.update(str(part).encode() + b"\0")
+    return h.hexdigest()
