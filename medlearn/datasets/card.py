@@ -38,7 +38,8 @@ def _render(entry: dict, splits, bunch) -> str:
     if entry.get("description"):
         lines += textwrap.wrap(entry["description"], _WIDTH)
     lines.append(f"Modality : {entry.get('modality', '?')}")
-    lines.append(f"Task     : {entry.get('task', '?')}")
+    if entry.get("task", "none") != "none":
+        lines.append(f"Task     : {entry['task']}")
     if bunch is not None and bunch.get("size"):
         lines.append(f"Size     : {bunch['size']}x{bunch['size']} pixels")
     if splits:
@@ -47,7 +48,12 @@ def _render(entry: dict, splits, bunch) -> str:
             shape = getattr(array, "shape", None)
             dtype = getattr(array, "dtype", "table")
             lines.append(f"{key:<9}: {_count(part)} samples" + (f", {dtype} {shape}" if shape is not None else ""))
-    elif entry.get("n_samples"):
+    elif bunch is not None and hasattr(bunch.get("image"), "shape"):
+        lines.append(f"Image    : {bunch['image'].dtype} {bunch['image'].shape}"
+                     + (f" ({bunch['units']})" if bunch.get("units") else ""))
+        if bunch.get("pixel_spacing"):
+            lines.append(f"Spacing  : {bunch['pixel_spacing'][0]:g} x {bunch['pixel_spacing'][1]:g} mm per pixel")
+    elif entry.get("n_samples") and entry.get("kind") not in ("sample_image", "dicom"):
         lines.append("Splits   : " + ", ".join(f"{k} {v}" for k, v in entry["n_samples"].items()))
     lines += _classes(entry, splits)
     if entry.get("sizes"):

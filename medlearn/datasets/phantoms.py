@@ -30,9 +30,9 @@ TASKS = ("classification", "segmentation")
 #: Lesion radius (fraction of the image side), lesion contrast (added
 #: brightness, image range 0..1), parenchyma texture and pixel noise levels.
 DIFFICULTIES = {
-    "easy": dict(radius=(0.07, 0.12), contrast=(0.22, 0.40), texture=0.035, noise=0.02),
-    "medium": dict(radius=(0.05, 0.10), contrast=(0.14, 0.30), texture=0.045, noise=0.03),
-    "hard": dict(radius=(0.04, 0.08), contrast=(0.08, 0.20), texture=0.055, noise=0.045),
+    "easy": dict(radius=(0.08, 0.13), contrast=(0.25, 0.40), texture=0.035, noise=0.02),
+    "medium": dict(radius=(0.07, 0.12), contrast=(0.20, 0.35), texture=0.04, noise=0.025),
+    "hard": dict(radius=(0.05, 0.10), contrast=(0.14, 0.30), texture=0.045, noise=0.03),
 }
 _CHUNK = 256  # images generated per vectorised block (keeps memory flat, results chunk-independent)
 
@@ -129,7 +129,7 @@ def _draw_params(rng, n, size, diff, lesion_fraction):
         lung_dx=u(0.38, 0.46), lung_y=u(-0.08, 0.06), lung_a=u(0.24, 0.32), lung_b=u(0.52, 0.66),
         heart_x=u(0.10, 0.22), heart_y=u(0.30, 0.45), heart_a=u(0.30, 0.38), heart_b=u(0.22, 0.30),
         rib_f=u(9.0, 12.5), rib_phase=u(0.0, 2 * math.pi), rib_curve=u(0.6, 1.2), rib_s=u(0.06, 0.16),
-        gain=u(0.65, 1.35), offset=u(-0.12, 0.12),
+        lung_dark=u(0.20, 0.40), gain=u(0.6, 1.4), offset=u(-0.15, 0.15),
     )
     has = rng.uniform(0.0, 1.0, n) < lesion_fraction
     side = np.where(rng.uniform(0.0, 1.0, n) < 0.5, -1.0, 1.0)
@@ -181,7 +181,7 @@ def _render(rng, size, p, diff):
                    0.0, 1.0) ** 2
     texture = _smooth_noise(rng, m, size, sigma_px=size / 28.0 * 1.2)
 
-    field = 0.04 + 0.50 * body - 0.30 * lungs * (1.0 - 0.6 * heart) + 0.12 * heart + 0.22 * spine
+    field = 0.04 + 0.50 * body - col("lung_dark") * lungs * (1.0 - 0.6 * heart) + 0.12 * heart + 0.22 * spine
     field = field + lungs * (col("rib_s") * ribs + diff["texture"] * texture)
 
     # The lesion: an anti-aliased disc with a slightly domed profile; the mask is the exact disc.
