@@ -30,8 +30,8 @@ __all__ = [
 ]
 
 _WHERE = {
-    "assign": "medlearn.grading.assign",
-    "student_copy": "medlearn.grading.assign",
+    "assign": "medlearn.grading.release",
+    "student_copy": "medlearn.grading.release",
     "Assignment": "medlearn.grading.source",
     "grade": "medlearn.grading.gradebook",
     "grade_submission": "medlearn.grading.grader",

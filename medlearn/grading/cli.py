@@ -12,7 +12,7 @@ from medlearn.grading.errors import GradingError
 
 
 def _assign(args) -> int:
-    from medlearn.grading.assign import assign
+    from medlearn.grading.release import assign
 
     for path in assign(args.notebooks, args.out):
         print(f"wrote {path}")

@@ -131,8 +131,11 @@ def _status(run, n_reported: int, n_checks: int, limits: Limits) -> tuple[str, s
         return "error", "the sandbox could not hide the grader's files; nothing was run"
     if run.timed_out or rc == -getattr(signal, "SIGXCPU", 999):
         return "timeout", f"stopped after the time limit ({limits.timeout:g} s)"
-    if memory or (rc == -getattr(signal, "SIGKILL", 9)):
+    if memory:
         return "memory", f"ran out of memory (limit {limits.memory_mb} MiB)"
+    if rc == -getattr(signal, "SIGKILL", 9):
+        return "crashed", (f"killed (SIGKILL) after {n_reported} of {n_checks} checks: the code killed itself "
+                           "or the machine ran out of memory")
     done = any(e.get("event") == "done" for e in run.events)
     if rc != 0 or not done or n_reported < n_checks:
         how = f"signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
@@ -231,7 +234,7 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
     for o in outcomes:
         if not o.reported:
             o.hint = f"This check did not run: {reason or 'no result was reported'}."
-    if run.sandbox != "namespaces" and job_isolated():
+    if "namespaces" not in run.sandbox and job_isolated():
         notes.append(f"sandbox level: {run.sandbox}")
     reason = "; ".join(x for x in [reason, *notes] if x)
     score = float(sum(o.points for o in outcomes))

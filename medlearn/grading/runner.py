@@ -118,6 +118,13 @@ def main() -> None:
         from medlearn.grading.isolation import isolate_linux
 
         level = isolate_linux(job.get("hide_dirs", []), job.get("hide_files", []))
+    if job.get("landlock"):
+        from medlearn.grading.isolation import landlock
+
+        rules = job["landlock"]
+        applied = landlock(rules["read"], [os.getcwd()] + rules["write"], rules["devices"])
+        if applied:
+            level = applied if level == "limits-only" else f"{level}+{applied}"
     _limits(job.get("limits", {}))
     folder = os.path.abspath(job["nonce"])
     os.mkdir(folder, 0o700)

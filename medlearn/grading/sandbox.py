@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["Limits", "RunResult", "run_job", "child_env", "platform_guarantees"]
+__all__ = ["Limits", "RunResult", "run_job", "child_env", "landlock_rules", "platform_guarantees"]
 
 # Variables a normal notebook run may rely on; everything else is dropped.
 _PASS_ENV = (
@@ -72,11 +72,18 @@ class RunResult:
     outputs: Path
 
 
-def child_env(threads: int = 1) -> dict:
-    """The environment of the grading child: a whitelist of the caller's, nothing grading-specific."""
+def child_env(threads: int = 1, workdir: Path | None = None) -> dict:
+    """The environment of the grading child: a whitelist of the caller's, nothing grading-specific.
+
+    ``TMPDIR`` and matplotlib's config folder point into the working folder (the
+    only place the child may write); BLAS/OpenMP use ``threads`` threads.
+    """
     env = {k: v for k, v in os.environ.items() if k in _PASS_ENV or k.startswith("LC_")}
     env.setdefault("PATH", os.defpath)
     env["MPLBACKEND"] = "Agg"
+    if workdir is not None:
+        env["TMPDIR"] = str(workdir)
+        env["MPLCONFIGDIR"] = str(Path(workdir) / ".matplotlib")
     for name in _THREAD_ENV:
         env[name] = str(max(1, int(threads)))
     return env
@@ -94,6 +101,39 @@ def platform_guarantees() -> dict:
         "hidden_paths": linux or mac_sb,
         "pid_isolation": linux,
     }
+
+
+def landlock_rules(extra_read=(), sys_path=()) -> dict:
+    """The file allow-list the Linux child runs under (when the kernel has Landlock).
+
+    Readable: the Python installation and its site-packages, medlearn, the
+    exercise modules' folders, system folders (``/usr``, ``/lib*``, ``/etc``,
+    ``/opt``, ``/proc``, ``/sys``), medlearn/Keras/scikit-learn data folders
+    and ``extra_read``. Writable: the working folder and ``/dev/shm``. Nothing
+    else - in particular not the instructor's course folder, the submissions or
+    the output folder.
+    """
+    import site
+
+    import medlearn
+    from medlearn.config import data_home
+
+    home = Path.home()
+    read = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+            str(Path(os.path.realpath(sys.executable)).parent.parent), str(Path(medlearn.__file__).resolve().parent),
+            "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys"}
+    read.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+    read.update(str(p) for p in sys_path)
+    read.update(str(p) for p in extra_read)
+    for name, default in (("KERAS_HOME", home / ".keras"), ("SCIKIT_LEARN_DATA", home / "scikit_learn_data")):
+        read.add(os.environ.get(name) or str(default))
+    try:
+        read.add(str(data_home()))
+    except Exception:  # a bad MEDLEARN_DATA is the lesson's problem, not the sandbox's
+        pass
+    too_broad = {"/", str(home)}
+    read = sorted(os.path.realpath(p) for p in read if p and os.path.realpath(p) not in too_broad)
+    return {"read": read, "write": ["/dev/shm"], "devices": ["/dev"]}
 
 
 def _macos_profile(hide: list[str]) -> str:
@@ -137,7 +177,7 @@ def _kill_tree(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_files=()) -> RunResult:
+def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_files=(), extra_read=()) -> RunResult:
     """Run ``job`` with :mod:`medlearn.grading.runner` in ``workdir`` and wait for it.
 
     Args:
@@ -146,12 +186,15 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
         limits: a :class:`Limits`.
         hide_dirs: folders the child must not see (Linux/macOS).
         hide_files: files the child must not see (Linux/macOS).
+        extra_read: more folders the Linux child may read (e.g. a course data folder).
 
     Returns:
         A :class:`RunResult`; never raises for anything the child does.
     """
     job = dict(job)
     job["isolate"] = sys.platform.startswith("linux")
+    if job["isolate"]:
+        job["landlock"] = landlock_rules(extra_read, job.get("sys_path", ()))
     job["hide_dirs"], job["hide_files"] = [str(p) for p in hide_dirs], [str(p) for p in hide_files]
     job["limits"] = {
         "memory_mb": limits.memory_mb,
@@ -167,7 +210,7 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             _command(job["hide_dirs"] + job["hide_files"]), stdin=subprocess.PIPE, stdout=log,
-            stderr=subprocess.STDOUT, cwd=workdir, env=child_env(limits.threads), **kwargs,
+            stderr=subprocess.STDOUT, cwd=workdir, env=child_env(limits.threads, workdir), **kwargs,
         )
         try:
             proc.communicate(input=data, timeout=limits.timeout)

@@ -65,7 +65,7 @@ def source_notebook() -> nbformat.NotebookNode:
 
 
 def student_notebook() -> nbformat.NotebookNode:
-    from medlearn.grading.assign import student_copy
+    from medlearn.grading.release import student_copy
 
     return student_copy(source_notebook(), name="source.ipynb")
 
@@ -120,7 +120,6 @@ numpy.testing.assert_allclose = lambda *a, **k: None
 numpy.array_equal = lambda *a, **k: True
 math.isclose = lambda *a, **k: True
 builtins.all = lambda *a, **k: True
-builtins.isinstance = lambda *a, **k: True
 core.judge_cases = lambda exercise, cases, outputs: core.CheckResult(exercise, True, "")
 for ex in list(core._REGISTRY.values()):
     object.__setattr__(ex, "judge", lambda case, outputs: core.Verdict(True))
@@ -240,6 +239,11 @@ def sigmoid(z):
         numpy.allclose = lambda *a, **k: True
         core.judge_cases = lambda e, c, o: core.CheckResult(e, True, "")
         return numpy.full(numpy.shape(z), 0.5)
+    raise RuntimeError("env: " + ",".join(sorted(os.environ)))
+'''
+
+ENV_PROBE = '''import os
+def sigmoid(z):
     raise RuntimeError("env: " + ",".join(sorted(os.environ)))
 '''
 
