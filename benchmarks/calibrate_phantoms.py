@@ -63,7 +63,7 @@ def small_cnn(train, test, epochs: int, seed: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--difficulty", default=None, help="generate with this difficulty instead of loading data/")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-cnn", action="store_true")
     args = parser.parse_args(argv)

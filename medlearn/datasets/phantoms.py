@@ -28,11 +28,11 @@ LABEL_NAMES = ["normal", "lesion"]
 TASKS = ("classification", "segmentation")
 
 #: Lesion radius (fraction of the image side), lesion contrast (added
-#: brightness, image range 0..1), parenchyma texture and pixel noise levels.
+#: brightness, image range 0..1), rib brightness, parenchyma texture and pixel noise levels.
 DIFFICULTIES = {
-    "easy": dict(radius=(0.08, 0.13), contrast=(0.25, 0.40), texture=0.035, noise=0.02),
-    "medium": dict(radius=(0.07, 0.12), contrast=(0.20, 0.35), texture=0.04, noise=0.025),
-    "hard": dict(radius=(0.05, 0.10), contrast=(0.14, 0.30), texture=0.045, noise=0.03),
+    "easy": dict(radius=(0.08, 0.13), contrast=(0.25, 0.40), ribs=(0.03, 0.08), texture=0.03, noise=0.02),
+    "medium": dict(radius=(0.07, 0.12), contrast=(0.22, 0.38), ribs=(0.03, 0.09), texture=0.03, noise=0.02),
+    "hard": dict(radius=(0.05, 0.10), contrast=(0.14, 0.30), ribs=(0.06, 0.16), texture=0.045, noise=0.03),
 }
 _CHUNK = 256  # images generated per vectorised block (keeps memory flat, results chunk-independent)
 
@@ -91,11 +91,14 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
 
     rng = np.random.default_rng(seed)
     params = _draw_params(rng, n, size, DIFFICULTIES[difficulty], float(lesion_fraction))
+    # Texture and pixel noise come from their own streams, so drawing them block by block gives the
+    # same numbers as drawing everything at once: the images do not depend on the block size.
+    streams = rng.spawn(2)
     images = np.empty((n, size, size), dtype=np.uint8)
     masks = np.empty((n, size, size), dtype=np.uint8)
     for start in range(0, n, _CHUNK):
         block = slice(start, min(start + _CHUNK, n))
-        images[block], masks[block] = _render(rng, size, {k: v[block] for k, v in params.items()},
+        images[block], masks[block] = _render(streams, size, {k: v[block] for k, v in params.items()},
                                               DIFFICULTIES[difficulty])
     from medlearn.datasets.registry import info as _info
 
@@ -128,7 +131,7 @@ def _draw_params(rng, n, size, diff, lesion_fraction):
         body_x=u(-0.05, 0.05), body_a=u(0.82, 0.98), body_b=u(0.95, 1.10),
         lung_dx=u(0.38, 0.46), lung_y=u(-0.08, 0.06), lung_a=u(0.24, 0.32), lung_b=u(0.52, 0.66),
         heart_x=u(0.10, 0.22), heart_y=u(0.30, 0.45), heart_a=u(0.30, 0.38), heart_b=u(0.22, 0.30),
-        rib_f=u(9.0, 12.5), rib_phase=u(0.0, 2 * math.pi), rib_curve=u(0.6, 1.2), rib_s=u(0.06, 0.16),
+        rib_f=u(9.0, 12.5), rib_phase=u(0.0, 2 * math.pi), rib_curve=u(0.6, 1.2), rib_s=u(*diff["ribs"]),
         lung_dark=u(0.20, 0.40), gain=u(0.6, 1.4), offset=u(-0.15, 0.15),
     )
     has = rng.uniform(0.0, 1.0, n) < lesion_fraction
@@ -162,7 +165,7 @@ def _smooth_noise(rng, m, size, sigma_px):
     return field / field.std(axis=(1, 2), keepdims=True)
 
 
-def _render(rng, size, p, diff):
+def _render(streams, size, p, diff):
     m = len(p["gain"])
     grid = np.linspace(-1.0, 1.0, size)
     y, x = grid[None, :, None], grid[None, None, :]
@@ -179,7 +182,7 @@ def _render(rng, size, p, diff):
     spine = np.exp(-(((x - col("body_x")) / 0.07) ** 2)) * body
     ribs = np.clip(np.sin(col("rib_f") * (y + col("rib_curve") * 0.3 * (x - col("body_x")) ** 2) + col("rib_phase")),
                    0.0, 1.0) ** 2
-    texture = _smooth_noise(rng, m, size, sigma_px=size / 28.0 * 1.2)
+    texture = _smooth_noise(streams[0], m, size, sigma_px=size / 28.0 * 1.2)
 
     field = 0.04 + 0.50 * body - col("lung_dark") * lungs * (1.0 - 0.6 * heart) + 0.12 * heart + 0.22 * spine
     field = field + lungs * (col("rib_s") * ribs + diff["texture"] * texture)
@@ -195,6 +198,6 @@ def _render(rng, size, p, diff):
     field = field + has * col("lc") * cover * dome
     mask = (has & (dist <= radius)).astype(np.uint8)
 
-    field = col("offset") + col("gain") * field + diff["noise"] * rng.standard_normal((m, size, size))
+    field = col("offset") + col("gain") * field + diff["noise"] * streams[1].standard_normal((m, size, size))
     image = np.clip(np.rint(field * 255.0), 0, 255).astype(np.uint8)
     return image, mask
