@@ -225,3 +225,11 @@ def test_gradescope_results_format(batch):
     assert doc["score"] == 4.0
     assert {"name", "score", "max_score", "output", "status"} <= set(doc["tests"][0])
     assert {t["status"] for t in doc["tests"]} == {"passed"}
+
+
+def test_committed_attack_notebooks_match_the_catalog():
+    folder = Path(catalog.__file__).parent
+    built = {"source": catalog.source_notebook(), **catalog.attacks()}
+    for name, nb in built.items():
+        committed = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in nb.cells], name
