@@ -1,0 +1,123 @@
+"""Grading throughput and per-submission overhead of ``medlearn grade``; prints JSON.
+
+    python benchmarks/bench_grading.py                     # lesson 01, 50 submissions, 2 workers
+    python benchmarks/bench_grading.py --lesson lessons/02_gradient_descent.ipynb --n 20 --jobs 2
+
+Figures:
+
+* ``throughput_per_min`` - submissions graded per minute for ``--n`` submissions of one
+  lesson (half instructor copies, half untouched student copies, each file distinct) on
+  ``--jobs`` workers, sandbox included;
+* ``lesson_plain_s`` / ``lesson_graded_s`` - medians over ``--pairs`` alternating runs, one at a
+  time: the lesson's code as plain Python in a subprocess (the floor any grader pays) and
+  the full grading of one instructor copy (parse, sandbox, judge, files); their difference
+  and ratio are the overhead per submission on that lesson;
+* ``trivial_per_submission_s`` - wall per submission for a two-function notebook, one
+  worker (the fixed cost: Python + NumPy start-up, namespaces, Landlock, case files,
+  judging); ``python_numpy_startup_s`` - a bare ``python -I -c "import numpy"`` for scale.
+
+Run with MEDLEARN_FAST=1 as CI does; the machine's other load shows in the numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def _copies(source: Path, student: Path, folder: Path, n: int) -> None:
+    folder.mkdir(parents=True)
+    for i in range(n):
+        nb = nbformat.read(source if i % 2 == 0 else student, as_version=4)
+        nb.cells.append(nbformat.v4.new_markdown_cell(f"Submitted by student {i:03d}."))
+        nbformat.write(nb, folder / f"student{i:03d}.ipynb")
+
+
+def _plain_run(source: Path, work: Path) -> float:
+    cells = [c.source for c in nbformat.read(source, as_version=4).cells if c.cell_type == "code"]
+    script = work / "plain.py"
+    script.write_text("\n\n".join(cells).replace("### HIDDEN CHECKS", "# hidden checks"))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(script)], cwd=work, check=True, capture_output=True,
+                   env={**os.environ, "MPLBACKEND": "Agg"})
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lesson", type=Path, default=ROOT / "lessons" / "01_neurons_and_losses.ipynb")
+    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--trivial-n", type=int, default=10)
+    parser.add_argument("--pairs", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from attacks import catalog, demo_exercises  # noqa: F401  (the trivial notebook's exercises)
+
+    from medlearn.grading import Limits, assign, grade
+
+    work = Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    try:
+        (student,) = assign([args.lesson], work / "release")
+        _copies(args.lesson, student, work / "subs", args.n)
+        limits = Limits(timeout=600, memory_mb=8192)
+        start = time.perf_counter()
+        frame = grade(args.lesson, work / "subs", work / "out", jobs=args.jobs, limits=limits, progress=False)
+        wall = time.perf_counter() - start
+        sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"]
+                          for p in (work / "out" / "results").glob("*.json")})
+        plain, graded = [], []
+        for _ in range(args.pairs):  # side by side, alternating, so machine load hits both alike
+            plain.append(_plain_run(args.lesson, work))
+            start = time.perf_counter()
+            grade(args.lesson, [work / "subs" / "student000.ipynb"], None, jobs=1, limits=limits, progress=False)
+            graded.append(time.perf_counter() - start)
+        plain, graded = statistics.median(plain), statistics.median(graded)
+
+        (work / "trivial").mkdir()
+        src = work / "trivial" / "source.ipynb"
+        nbformat.write(catalog.source_notebook(), src)
+        _copies(src, src, work / "trivial_subs", args.trivial_n)
+        start = time.perf_counter()
+        grade(src, work / "trivial_subs", None, jobs=1, limits=Limits(timeout=60), progress=False)
+        trivial = (time.perf_counter() - start) / args.trivial_n
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-I", "-c", "import numpy"], check=True)
+        startup = time.perf_counter() - start
+        result = {
+            "lesson": args.lesson.name,
+            "submissions": args.n,
+            "jobs": args.jobs,
+            "cpu_count": os.cpu_count(),
+            "statuses": frame["status"].value_counts().to_dict(),
+            "wall_s": round(wall, 2),
+            "throughput_per_min": round(60 * args.n / wall, 2),
+            "lesson_plain_s": round(plain, 3),
+            "lesson_graded_s": round(graded, 3),
+            "overhead_per_submission_s": round(graded - plain, 3),
+            "graded_over_plain": round(graded / plain, 3),
+            "trivial_per_submission_s": round(trivial, 3),
+            "python_numpy_startup_s": round(startup, 3),
+            "sandbox": sandbox,
+            "fast_mode": os.environ.get("MEDLEARN_FAST", ""),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
