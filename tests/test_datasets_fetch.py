@@ -191,3 +191,20 @@ def test_scan_data_folder_statuses_without_rehashing(tmp_path, monkeypatch):
         monkeypatch.setattr(fetch, "md5sum", lambda p: pytest.fail("re-hashed a verified file"))
         assert dict(scan_data_folder(tmp_path))["breastmnist.npz"] == "verified"
     assert scan_data_folder(tmp_path / "missing") == []
+
+
+def test_older_medmnist_release_is_recognised_not_called_corrupt(tmp_path, monkeypatch):
+    old, new = npz_bytes(seed=13), npz_bytes(seed=14)
+    (tmp_path / "organamnist.npz").write_bytes(old)
+    monkeypatch.setenv("MEDLEARN_OFFLINE", "1")
+    with override_file("organamnist", md5=md5(new), previous_md5=[md5(old)]):
+        assert dict(scan_data_folder(tmp_path, verify=True)) == {"organamnist.npz": "outdated"}
+        with pytest.raises(DatasetError, match="older MedMNIST release.*moved aside"):
+            fetch_medmnist("organamnist", data_home=tmp_path)
+    assert (tmp_path / "organamnist.npz.outdated").read_bytes() == old
+
+
+def test_registry_knows_the_pre_2_2_4_organ_files():
+    from medlearn.datasets import info
+
+    assert info("organamnist")["files"]["28"]["previous_md5"] == ["866b832ed4eeba67bfb9edee1d5544e6"]

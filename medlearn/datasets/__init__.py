@@ -40,6 +40,7 @@ _LAZY = {
     "window": "images",
     "WINDOW_PRESETS": "images",
     "to_arrays": "keras_io",
+    "encode_labels": "keras_io",
     "make_tf_dataset": "keras_io",
 }
 

@@ -101,11 +101,16 @@ def _verify(args: argparse.Namespace) -> int:
         elif row["status"] == "corrupt":
             print(f"CORRUPT  {row['file']}  MD5 {row['actual_md5']}, expected {row['expected_md5']}. "
                   f"Fix: delete it and run `medlearn data fetch {row['dataset']} --size {row['size']}`.")
+        elif row["status"] == "outdated":
+            print(f"OUTDATED {row['file']}  an older MedMNIST release (MD5 {row['actual_md5']}), not used. "
+                  f"Fix: delete it and run `medlearn data fetch {row['dataset']} --size {row['size']}`.")
         else:
             print(f"unknown  {row['file']}  (not a MedMNIST file name; ignored)")
     bad = sum(r["status"] == "corrupt" for r in rows)
     good = sum(r["status"] == "verified" for r in rows)
-    print(f"{folder}: {good} good, {bad} corrupt, {len(rows) - good - bad} unknown")
+    old = sum(r["status"] == "outdated" for r in rows)
+    print(f"{folder}: {good} good, {bad} corrupt, " + (f"{old} outdated, " if old else "")
+          + f"{len(rows) - good - bad - old} unknown")
     if bad:
         print(f"medlearn data verify: {bad} corrupt file(s)", file=sys.stderr)
     return 1 if bad else 0

@@ -82,9 +82,14 @@ def ensure_file(name: str, size: int = 28, *, data_home=None, download: bool = T
         ok, actual = verify_file(path, spec["md5"])
         if ok:
             return path
-        aside = _move_aside(path)
-        problem = (f"{path} is corrupt or truncated: its MD5 is {actual} but the registry expects {spec['md5']}. "
-                   f"It was moved aside to {aside} and will not be used.")
+        if actual in spec.get("previous_md5", ()):
+            aside = _move_aside(path, ".outdated")
+            problem = (f"{path} is an older MedMNIST release (before v2.2.4, with different split sizes): MD5 "
+                       f"{actual}, the registry expects {spec['md5']}. It was moved aside to {aside} and will not be used.")
+        else:
+            aside = _move_aside(path)
+            problem = (f"{path} is corrupt or truncated: its MD5 is {actual} but the registry expects {spec['md5']}. "
+                       f"It was moved aside to {aside} and will not be used.")
         if not download or config.is_offline():
             raise DatasetError(problem + " " + _manual(spec, path, "a fresh copy is needed"))
         warnings.warn(problem + " Downloading a fresh copy.", stacklevel=3)
@@ -107,8 +112,8 @@ def _manual(spec: dict, path: Path, reason: str) -> str:
             "Meanwhile the embedded phantoms always work: medlearn.datasets.load_phantoms().")
 
 
-def _move_aside(path: Path) -> Path:
-    aside = path.with_name(path.name + ".corrupt")
+def _move_aside(path: Path, suffix: str = ".corrupt") -> Path:
+    aside = path.with_name(path.name + suffix)
     forget(path)
     try:
         os.replace(path, aside)
@@ -175,7 +180,8 @@ def scan_details(data_home=None, *, verify: bool = False) -> list[dict]:
 
     Returns:
         A list of dicts with ``file``, ``dataset``, ``size``, ``status`` (``"verified"``,
-        ``"unverified"``, ``"corrupt"`` or ``"unknown"``), ``expected_md5``, ``actual_md5``.
+        ``"unverified"``, ``"corrupt"``, ``"outdated"`` (an older MedMNIST release, not used)
+        or ``"unknown"``), ``expected_md5``, ``actual_md5``.
     """
     folder = config.data_home(data_home)
     if not folder.is_dir():
@@ -187,13 +193,15 @@ def scan_details(data_home=None, *, verify: bool = False) -> list[dict]:
                "expected_md5": None, "actual_md5": None}
         if path.name in known:
             name, size = known[path.name]
-            md5 = file_entry(name, size)["md5"]
+            spec = file_entry(name, size)
+            md5 = spec["md5"]
             row.update(dataset=name, size=size, expected_md5=md5)
             if is_known_good(path, md5):
                 row.update(status="verified", actual_md5=md5)
             elif verify:
                 ok, actual = verify_file(path, md5)
-                row.update(status="verified" if ok else "corrupt", actual_md5=actual)
+                status = "verified" if ok else "outdated" if actual in spec.get("previous_md5", ()) else "corrupt"
+                row.update(status=status, actual_md5=actual)
             else:
                 row["status"] = "unverified"
         rows.append(row)

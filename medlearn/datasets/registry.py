@@ -152,7 +152,8 @@ def _resolve(name: str, size: int, spec: dict) -> dict:
 
 
 @contextlib.contextmanager
-def override_file(name: str, size: int = 28, *, url: str | None = None, md5: str | None = None):
+def override_file(name: str, size: int = 28, *, url: str | None = None, md5: str | None = None,
+                  previous_md5: list[str] | None = None):
     """Temporarily replace one file's URL and/or MD5 (tests, private mirrors).
 
     Args:
@@ -160,6 +161,7 @@ def override_file(name: str, size: int = 28, *, url: str | None = None, md5: str
         size: the image size whose file to override.
         url: the URL to download from instead.
         md5: the MD5 to verify against instead (32 hex digits).
+        previous_md5: MD5s of older releases of the file (recognised, reported as outdated).
 
     Example:
         >>> with override_file("breastmnist", url="http://127.0.0.1:8000/breastmnist.npz"):
@@ -169,7 +171,8 @@ def override_file(name: str, size: int = 28, *, url: str | None = None, md5: str
     size = check_size(name, size)
     key = (name, size)
     previous = _OVERRIDES.get(key)
-    _OVERRIDES[key] = {k: v for k, v in (("url", url), ("md5", md5)) if v is not None}
+    _OVERRIDES[key] = {k: v for k, v in (("url", url), ("md5", md5), ("previous_md5", previous_md5))
+                       if v is not None}
     try:
         yield file_entry(name, size)
     finally:
