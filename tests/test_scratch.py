@@ -275,7 +275,7 @@ def test_two_layer_mlp_reaches_95_percent_on_breast_cancer(loss, n_out):
     X_tr, X_te, y_tr, y_te = _breast_cancer_split()
     target = y_tr[:, None].astype(float) if n_out == 1 else y_tr
     net = MLP([30, 16, n_out], activation="relu", seed=0)
-    history = fit(net, loss, SGD(0.05, momentum=0.9), X_tr, target, epochs=30, batch_size=32, seed=0)
+    history = fit(net, loss, SGD(0.01, momentum=0.9), X_tr, target, epochs=40, batch_size=32, seed=0)
     assert history["loss"][-1] < history["loss"][0] / 3
     assert accuracy(net.forward(X_te), y_te) >= 0.95
 
