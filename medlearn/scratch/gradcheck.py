@@ -174,10 +174,9 @@ def check_model_gradients(model, loss, X, y, *, eps: float = 1e-6, check_input: 
     Used in lessons 03 and 04.
     """
     X = np.array(X, dtype=np.float64)
-    value = loss.forward(model.forward(X), y)
+    loss.forward(model.forward(X), y)
     dX = model.backward(loss.backward())
     grads = {k: v.copy() for k, v in model.gradients().items()}
-    del value
 
     def f():
         return loss.forward(model.forward(X), y)
