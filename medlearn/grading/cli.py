@@ -41,7 +41,7 @@ def _grade(args) -> int:
         raise GradingError(f"--timeout must be > 0 seconds. Received: --timeout {args.timeout}")
     limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, fsize_mb=256, threads=args.threads)
     frame = grade(args.assignment, args.submissions, args.out, jobs=args.jobs, limits=limits, salt=args.salt,
-                  progress=not args.quiet and sys.stderr.isatty(), force=args.force)
+                  progress=not args.quiet and sys.stderr.isatty(), force=args.force, extra_read=args.allow_read)
     out = Path(args.out)
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     mean = frame["score"].mean() if len(frame) else 0.0
@@ -78,6 +78,8 @@ def register(subparsers) -> None:
     g.add_argument("--memory-mb", type=_positive(int), default=6144, help="memory limit per submission, MiB (0 = none)")
     g.add_argument("--threads", type=_positive(int), default=1, help="BLAS threads per submission (default 1)")
     g.add_argument("--salt", default=None, help="secret mixed into hidden-check seeds (default: the source's hash)")
+    g.add_argument("--allow-read", action="append", default=[], metavar="DIR",
+                   help="a folder the sandbox may read besides Python, medlearn and the data folders (repeatable)")
     g.add_argument("--force", action="store_true", help="regrade everything, ignoring stored results")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_grade)

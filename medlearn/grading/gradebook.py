@@ -155,7 +155,7 @@ def _cached(out: Path, key: bytes, student: str, want: str) -> SubmissionResult 
 
 
 def grade(assignment, submissions, out=None, *, jobs: int | None = None, limits: Limits | None = None,
-          salt: str | None = None, progress: bool = True, force: bool = False):
+          salt: str | None = None, progress: bool = True, force: bool = False, extra_read=()):
     """Grade notebooks against an instructor source; return the gradebook as a DataFrame.
 
     Args:
@@ -167,6 +167,7 @@ def grade(assignment, submissions, out=None, *, jobs: int | None = None, limits:
         salt: mixed into the hidden-check seeds (default: the source's SHA-256).
         progress: show a progress bar on stderr.
         force: regrade even when a stored result matches.
+        extra_read: more folders the sandbox may read on Linux (e.g. a course data folder).
 
     Returns:
         ``pandas.DataFrame`` with columns ``student, score, max_score, status, reason`` and one per check.
@@ -216,7 +217,8 @@ def grade(assignment, submissions, out=None, *, jobs: int | None = None, limits:
         path, student, data, want = item
         try:
             result = grade_submission(assignment, path, student=student, limits=limits, salt=salt, hide_dirs=hide_dirs,
-                                      hide_files=hide_files, case_cache=case_cache, data=data)
+                                      hide_files=hide_files, case_cache=case_cache, data=data,
+                                      extra_read=extra_read)
         except Exception as exc:  # a grader bug on one file must not stop the batch
             result = _empty(assignment, student, "error", f"grader error: {type(exc).__name__}: {exc}")
         if out is not None:

@@ -145,7 +145,7 @@ def _status(run, n_reported: int, n_checks: int, limits: Limits) -> tuple[str, s
 
 def grade_submission(assignment: Assignment, path, *, student: str | None = None, limits: Limits = Limits(),
                      salt: str | None = None, hide_dirs=(), hide_files=(), case_cache: dict | None = None,
-                     data: bytes | None = None) -> SubmissionResult:
+                     data: bytes | None = None, extra_read=()) -> SubmissionResult:
     """Grade one submitted notebook.
 
     Args:
@@ -157,6 +157,7 @@ def grade_submission(assignment: Assignment, path, *, student: str | None = None
         hide_dirs, hide_files: paths the child must not see (the source is always added).
         case_cache: shared dict for visible cases across submissions.
         data: the file's bytes when already read.
+        extra_read: more folders the Linux child may read (a course data folder, say).
 
     Returns:
         A :class:`SubmissionResult`; an unusable file gives status ``invalid``, never an exception.
@@ -179,12 +180,13 @@ def grade_submission(assignment: Assignment, path, *, student: str | None = None
     workdir = Path(tempfile.mkdtemp(prefix="medlearn-grade-"))
     try:
         return _run_and_judge(assignment, match, student, salt, limits, workdir, notes,
-                              [*hide_dirs], [assignment.path.resolve(), *hide_files], case_cache or {})
+                              [*hide_dirs], [assignment.path.resolve(), *hide_files],
+                              {} if case_cache is None else case_cache, extra_read)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hide_dirs, hide_files, cache):
+def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hide_dirs, hide_files, cache, extra_read):
     steps, plan = [], []
     modules = set()
     for step in assignment.steps:
@@ -203,7 +205,7 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
                           "cases": manifest, "where": f"check {call.name}"})
     imports, paths = _importable(modules)
     job = {"nonce": secrets.token_hex(16), "steps": steps, "imports": imports, "sys_path": paths}
-    run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files)
+    run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files, extra_read=extra_read)
     outcomes = []
     errors_before, seen = [], 0
     for k, (call, cases) in enumerate(plan):

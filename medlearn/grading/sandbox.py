@@ -173,7 +173,8 @@ def _kill_tree(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    else:
+    elif proc.poll() is None:  # Windows: end the whole tree, not just the direct child
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True, check=False)
         proc.kill()
 
 
