@@ -102,17 +102,17 @@ def medmnist_auc(y_true, y_score, task) -> float:
         1.0
     """
     task, y_true, y_score = _prepare(y_true, y_score, task)
-    try:
-        if task == "binary":
-            return float(roc_auc_score(y_true, y_score))
-        if task == "multi-label":
-            columns = [(y_true[:, j], y_score[:, j]) for j in range(y_score.shape[1])]
-        else:
-            columns = [((y_true == j).astype("int64"), y_score[:, j]) for j in range(y_score.shape[1])]
-        return float(np.mean([roc_auc_score(t, s) for t, s in columns]))
-    except ValueError as exc:
-        raise MetricsError(f"AUC is undefined: {exc} Every class (or label) needs positive and "
-                           "negative examples in y_true.") from None
+    if task == "binary":
+        columns = [(y_true, y_score)]
+    elif task == "multi-label":
+        columns = [(y_true[:, j], y_score[:, j]) for j in range(y_score.shape[1])]
+    else:
+        columns = [((y_true == j).astype("int64"), y_score[:, j]) for j in range(y_score.shape[1])]
+    for j, (t, _) in enumerate(columns):
+        if t.min(initial=1) == t.max(initial=0):
+            raise MetricsError(f"AUC is undefined: class/label {j} has only {'positive' if t.min() else 'negative'} "
+                               "cases in y_true. Every class (or label) needs positive and negative examples.")
+    return float(np.mean([roc_auc_score(t, s) for t, s in columns]))
 
 
 def medmnist_scores(y_true, y_score, task) -> dict:

@@ -1,0 +1,101 @@
+"""Feeding uint8 images to Keras without a float copy of the whole dataset.
+
+:class:`Batches` is a ``keras.utils.PyDataset`` (works with every Keras
+backend) that keeps the images as uint8 and scales one batch at a time to
+float32 in [0, 1]. An "epoch" can be shorter than the dataset
+(``steps_per_epoch``): the next epoch continues where the last one stopped, so
+large datasets still get a validation check (and early stopping) every few
+thousand images, and every image is seen once before any is seen twice.
+
+Used by :func:`medlearn.train.fit` (lessons 07 and 08).
+"""
+from __future__ import annotations
+
+import numpy as np
+import keras
+
+__all__ = ["Batches", "as_float_nhwc", "predict_proba"]
+
+
+def as_float_nhwc(images) -> np.ndarray:
+    """uint8 (N, H, W[, C]) 0..255 -> float32 (N, H, W, C) 0..1; float input is only given a channel axis."""
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    return x.astype(np.float32, copy=False)
+
+
+class Batches(keras.utils.PyDataset):
+    """Shuffled (x, y[, sample_weight]) batches from uint8 images.
+
+    Args:
+        images: (N, H, W) or (N, H, W, C), uint8 0..255 or float 0..1.
+        targets: (N, K) float32 targets (see :func:`medlearn.models.encode_labels`).
+        sample_weight: (N,) float32 or None.
+        batch_size: images per batch.
+        steps_per_epoch: batches per epoch (default: one pass over the data).
+        shuffle: draw a fresh permutation for every pass.
+        seed: seed of the permutations.
+
+    Every batch is full (the permutation wraps around), so compiled train steps see one shape.
+    """
+
+    def __init__(self, images, targets, sample_weight=None, *, batch_size=128, steps_per_epoch=None,
+                 shuffle=True, seed=0):
+        super().__init__()
+        self.images = np.asarray(images)
+        self.targets = np.asarray(targets, dtype=np.float32)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
+        self.n = len(self.images)
+        self.batch_size = int(min(batch_size, self.n))
+        full = -(-self.n // self.batch_size)
+        self.steps = int(steps_per_epoch or full)
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.offset = 0
+        self._order = np.empty(0, dtype=np.int64)
+        self._ensure(self.steps * self.batch_size)
+
+    def _ensure(self, length):
+        """Make the index stream long enough, appending whole permutations."""
+        while len(self._order) < length:
+            perm = self.rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+            self._order = np.concatenate([self._order, perm])
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, i):
+        start = self.offset + int(i) * self.batch_size
+        self._ensure(start + self.batch_size)
+        idx = np.sort(self._order[start:start + self.batch_size])  # sorted: faster gather, same set
+        x = as_float_nhwc(self.images[idx])
+        if self.sample_weight is None:
+            return x, self.targets[idx]
+        return x, self.targets[idx], self.sample_weight[idx]
+
+    def on_epoch_end(self):
+        self.offset += self.steps * self.batch_size
+        if self.offset >= self.n:  # drop consumed indices, keep the remainder of the current pass
+            self._order = self._order[self.offset:]
+            self.offset = 0
+
+
+def predict_proba(model, images, *, batch_size: int = 512) -> np.ndarray:
+    """Predicted probabilities for uint8 or float images, in chunks (no full float copy).
+
+    Args:
+        model: a Keras model from :mod:`medlearn.models`.
+        images: (N, H, W[, C]) uint8 0..255 or float 0..1.
+        batch_size: images per forward pass.
+
+    Returns:
+        float64 (N,) for a 1-unit (binary) model, else (N, units).
+    """
+    images = np.asarray(images)
+    chunks = [model.predict_on_batch(as_float_nhwc(images[i:i + batch_size]))
+              for i in range(0, len(images), batch_size)]
+    out = np.concatenate([np.asarray(c, dtype=np.float64) for c in chunks]) if chunks else np.empty((0, 1))
+    return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out

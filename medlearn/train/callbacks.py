@@ -1,0 +1,125 @@
+"""Training callbacks in plain Keras 3: a wall-clock budget, a budget-aware cosine schedule, a progress line.
+
+Used by :func:`medlearn.train.fit` (lessons 05, 07 and 08).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import keras
+
+__all__ = ["TimeBudget", "CosineSchedule", "EpochLine"]
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of wall-clock time have passed (checked after every batch).
+
+    The epoch in progress ends early; Keras still runs its validation, so the
+    last partial epoch counts for early stopping too.
+
+    Args:
+        seconds: the budget, > 0.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = float(seconds)
+        self.start = None
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return 0.0 if self.start is None else time.perf_counter() - self.start
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.elapsed() >= self.seconds:
+            self.stopped = True
+            self.model.stop_training = True
+
+
+class CosineSchedule(keras.callbacks.Callback):
+    """Cosine learning-rate decay driven by *progress*, so it fits epoch- and time-budgeted training.
+
+    ``lr = floor + (peak - floor) * (1 + cos(pi * p)) / 2`` with ``p`` the larger
+    of the fraction of planned steps done and the fraction of the time budget
+    used, after a short linear warm-up. A run that is cut by the clock still ends
+    with a small learning rate, which is where the best weights usually come from.
+
+    Args:
+        peak: the learning rate after warm-up.
+        total_steps: planned optimizer steps (None: time only).
+        budget: a :class:`TimeBudget` (None: steps only).
+        warmup_steps: steps of linear warm-up from ``peak / 10``.
+        floor_fraction: the final learning rate as a fraction of ``peak``.
+    """
+
+    def __init__(self, peak, *, total_steps=None, budget=None, warmup_steps=0, floor_fraction=0.02):
+        super().__init__()
+        self.peak = float(peak)
+        self.total_steps = total_steps
+        self.budget = budget
+        self.warmup_steps = int(warmup_steps)
+        self.floor = self.peak * float(floor_fraction)
+        self.step = 0
+        self.lr = self.peak
+
+    def progress(self) -> float:
+        parts = [0.0]
+        if self.total_steps:
+            parts.append(self.step / self.total_steps)
+        if self.budget is not None and self.budget.start is not None:
+            parts.append(self.budget.elapsed() / self.budget.seconds)
+        return min(1.0, max(parts))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.step < self.warmup_steps:
+            lr = self.peak * (0.1 + 0.9 * self.step / self.warmup_steps)
+        else:
+            lr = self.floor + (self.peak - self.floor) * 0.5 * (1 + math.cos(math.pi * self.progress()))
+        self.lr = lr
+        self.model.optimizer.learning_rate.assign(lr)
+        self.step += 1
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One compact line per epoch: time, losses, metrics, learning rate, a star on a new best.
+
+    Example line::
+
+        epoch  7  31.2s  loss 0.214 acc 0.921 auc 0.975 | val_loss 0.198 val_acc 0.930 val_auc 0.981 *  lr 1.4e-03
+
+    Args:
+        monitor: the metric whose improvement gets a star (``"val_auc"``).
+        schedule: a :class:`CosineSchedule` to read the learning rate from (optional).
+        stream: where to print (default ``sys.stdout``).
+    """
+
+    def __init__(self, monitor="val_auc", schedule=None, stream=None):
+        super().__init__()
+        self.monitor = monitor
+        self.schedule = schedule
+        self.stream = stream
+        self.best = -math.inf
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        keys = [k for k in ("loss", "acc", "auc") if k in logs]
+        train = " ".join(f"{k} {logs[k]:.3f}" for k in keys)
+        val = " ".join(f"val_{k} {logs['val_' + k]:.3f}" for k in keys if "val_" + k in logs)
+        current = logs.get(self.monitor)
+        star = ""
+        if current is not None and current > self.best:
+            self.best, star = current, " *"
+        lr = f"  lr {self.schedule.lr:.1e}" if self.schedule is not None else ""
+        line = f"epoch {epoch + 1:>3} {time.perf_counter() - self.start:6.1f}s  {train}"
+        if val:
+            line += f" | {val}{star}"
+        print(line + lr, file=self.stream or sys.stdout, flush=True)

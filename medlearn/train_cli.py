@@ -1,0 +1,204 @@
+"""``medlearn train``: train a reference model, print the clinical report, save figures, model and metrics.
+
+    medlearn train                               # the embedded phantoms, the default CNN
+    medlearn train breastmnist --model resnet --json result.json
+    medlearn train pneumoniamnist --time-budget 120 --out runs/pneumonia
+
+Results go to ``--out`` (default: a fresh ``runs/<time>-<dataset>-<model>``
+folder): ``curves.png``, ``confusion.png``, ``roc.png``, ``model.keras`` and
+``metrics.json``. ``--json FILE`` writes one summary object whose ``acc`` and
+``auc`` are computed as MedMNIST's evaluator computes them (test split), next
+to the MedMNIST v2 ResNet-18 (28) figures when the dataset has them.
+
+Keras, matplotlib and the data are imported inside :func:`run`, so
+``medlearn --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from medlearn.errors import MedlearnError
+
+__all__ = ["register", "run", "default_model", "default_time_budget", "TrainCliError"]
+
+MODEL_CHOICES = ("logreg", "mlp", "cnn", "resnet")
+
+
+class TrainCliError(MedlearnError, ValueError):
+    """A ``medlearn train`` option that cannot work (bad value, unwritable folder)."""
+
+
+def default_model(dataset: str) -> str:
+    """The reference model that did best on ``dataset`` in ``benchmarks/bench_accuracy.py`` (CPU, 28x28)."""
+    return "cnn"
+
+
+def default_time_budget(dataset: str) -> float:
+    """Seconds of training for ``medlearn train`` without ``--epochs``: short in fast mode (MEDLEARN_FAST=1)."""
+    from medlearn.config import fast
+
+    if dataset == "phantoms":
+        return fast(60.0, 15.0)
+    return fast(120.0, 20.0)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (at least 1). Received: {text}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds. Received: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds. Received: {text}")
+    return value
+
+
+def register(subparsers) -> None:
+    """Add the ``train`` subcommand to the ``medlearn`` parser."""
+    p = subparsers.add_parser(
+        "train", help="train a reference model and print its clinical report",
+        description="Train a reference model on a dataset, print the clinical report (sensitivity, "
+                    "specificity, PPV, NPV, F1, ROC-AUC, PR-AUC with 95%% CIs) and save figures, the "
+                    "model and the metrics.")
+    p.add_argument("dataset", nargs="?", default="phantoms",
+                   help="'phantoms' (default, embedded) or a MedMNIST name such as breastmnist")
+    p.add_argument("--model", choices=MODEL_CHOICES, default=None,
+                   help="reference model (default: the best one for the dataset)")
+    p.add_argument("--size", type=int, default=28, help="MedMNIST image size: 28, 64, 128 or 224 (default 28)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="train for at most N epochs instead of a time budget")
+    p.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                   help="stop training after this many seconds (default: 60 for phantoms, 120 otherwise; "
+                        "15/20 with MEDLEARN_FAST=1)")
+    p.add_argument("--data-dir", default=None, help="data folder (default: MEDLEARN_DATA or the user cache)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<time>-<dataset>-<model>)")
+    p.add_argument("--json", default=None, metavar="FILE", help="write a one-object JSON summary to FILE")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    p.set_defaults(func=run)
+
+
+def _writable_dir(path: Path, option: str) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrainCliError(f"{option} cannot be created: {exc.strerror or exc}. Received: {option} {str(path)!r}. "
+                            "Fix: choose a folder you can write to.") from None
+    if not os.access(path, os.W_OK):
+        raise TrainCliError(f"{option} is not writable. Received: {option} {str(path)!r}. "
+                            "Fix: choose a folder you can write to.")
+    return path
+
+
+def _load(dataset: str, size: int, data_dir):
+    from medlearn.datasets import fetch_medmnist, info, load_phantoms
+    from medlearn.datasets.registry import check_name
+
+    name = check_name(dataset)
+    kind = info(name)["kind"]
+    if kind == "embedded":
+        if size != 28:
+            raise TrainCliError(f"the phantoms exist at 28x28 only. Received: --size {size}")
+        return load_phantoms()
+    if kind != "medmnist":
+        raise TrainCliError(f"medlearn train needs an image dataset ('phantoms' or a MedMNIST name). "
+                            f"Received: {dataset!r} (a {kind} dataset)")
+    return fetch_medmnist(name, size=size, data_home=data_dir)
+
+
+def _benchmark(entry: dict) -> dict | None:
+    table = entry.get("benchmark_test_medmnist_v2") or {}
+    ref = table.get("ResNet-18 (28)")
+    return {"model": "ResNet-18 (28)", "acc": ref["ACC"], "auc": ref["AUC"]} if ref else None
+
+
+def run(args) -> int:
+    """Carry out ``medlearn train`` (see the module docstring). Returns the exit status."""
+    dataset = str(args.dataset).strip().lower()
+    model = args.model or default_model(dataset)
+    if args.bootstrap < 0:
+        raise TrainCliError(f"--bootstrap must be 0 or more. Received: --bootstrap {args.bootstrap}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("runs") / f"{stamp}-{dataset}-{model}"
+    out = _writable_dir(out.expanduser(), "--out")
+    json_path = Path(args.json).expanduser() if args.json else None
+    if json_path is not None:
+        _writable_dir(json_path.parent, "--json's folder")
+
+    data = _load(dataset, args.size, args.data_dir)   # DatasetError (a MedlearnError) if unavailable
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from medlearn.train import fit
+
+    budget = args.time_budget if (args.time_budget or args.epochs) else default_time_budget(dataset)
+    n_train = len(data.train.images)
+    print(f"medlearn train: {dataset} ({n_train} train images, {data.task}), model {model}, "
+          + (f"at most {args.epochs} epochs" if args.epochs else "")
+          + (", " if args.epochs and budget else "") + (f"time budget {budget:.0f}s" if budget else ""),
+          flush=True)
+    result = fit(data, model=model, epochs=args.epochs, time_budget=budget, seed=args.seed,
+                 verbose=0 if args.quiet else 1)
+    report = result.report("test", n_bootstrap=args.bootstrap, seed=args.seed)
+    print()
+    print(report)
+    files = _save(result, report, out)
+    bench = _benchmark(data.get("info") or {})
+    summary = {
+        "dataset": dataset, "model": model, "size": args.size,
+        "acc": report.medmnist["acc"], "auc": report.medmnist["auc"],
+        "train_seconds": round(result.train_seconds, 2), "params": result.params,
+        "epochs": result.epochs, "best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
+        "n_train": n_train, "n_test": int(report.n), "seed": args.seed, "out": str(out),
+        "benchmark": bench,
+    }
+    (out / "metrics.json").write_text(json.dumps({**summary, "report": report.to_dict(),
+                                                  "history": result.history}, indent=1, default=_plain))
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary, indent=1, default=_plain) + "\n")
+    line = f"test ACC {summary['acc']:.3f}  AUC {summary['auc']:.3f}"
+    if bench:
+        line += f"   (MedMNIST v2 {bench['model']}: ACC {bench['acc']:.3f}  AUC {bench['auc']:.3f})"
+    print(f"\n{line}\ntrained {result.train_seconds:.1f}s, {result.params:,} parameters; saved "
+          f"{', '.join(files)} and metrics.json to {out}")
+    return 0
+
+
+def _plain(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float) and value != value:
+        return None
+    return str(value)
+
+
+def _save(result, report, out: Path) -> list[str]:
+    import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend by themselves
+
+    from medlearn import plots
+
+    figures = {
+        "curves.png": plots.training_curves(result.history, metrics=("loss", "auc")),
+        "roc.png": plots.roc_curve(result.test_labels, result.test_scores, task=result.task,
+                                   label_names=result.label_names,
+                                   mark_threshold=0.5 if result.task == "binary" else None),
+    }
+    if report.confusion.ndim == 2:
+        figures["confusion.png"] = plots.confusion_matrix(report.confusion, label_names=report.label_names)
+    for name, fig in figures.items():
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+    result.model.save(out / "model.keras")
+    return [*figures, "model.keras"]
