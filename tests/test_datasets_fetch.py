@@ -208,3 +208,17 @@ def test_registry_knows_the_pre_2_2_4_organ_files():
     from medlearn.datasets import info
 
     assert info("organamnist")["files"]["28"]["previous_md5"] == ["866b832ed4eeba67bfb9edee1d5544e6"]
+
+
+def test_read_only_folder_still_hashes_only_once_per_process(tmp_path, monkeypatch):
+    body = npz_bytes(seed=15)
+    (tmp_path / "dermamnist.npz").write_bytes(body)
+    monkeypatch.setattr(_verify, "_write", lambda folder, data: None)       # the sidecar cannot be written
+    calls = []
+    real = _verify.md5sum
+    monkeypatch.setattr(fetch, "md5sum", lambda p: calls.append(p) or real(p))
+    monkeypatch.setenv("MEDLEARN_OFFLINE", "1")
+    with override_file("dermamnist", md5=md5(body)):
+        for _ in range(3):
+            fetch_medmnist("dermamnist", split="val", data_home=tmp_path)
+    assert len(calls) == 1 and not (tmp_path / _verify.SIDECAR).exists()

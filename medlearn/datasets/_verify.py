@@ -17,6 +17,8 @@ __all__ = ["md5sum", "is_known_good", "remember_good", "forget", "SIDECAR"]
 
 SIDECAR = ".medlearn-verified.json"
 _CHUNK = 1 << 20
+# Also remembered in this process, for folders where the sidecar cannot be written (read-only class shares).
+_MEMO: dict[tuple[str, int, int], str] = {}
 
 
 def md5sum(path) -> str:
@@ -58,26 +60,33 @@ def _write(folder: Path, data: dict) -> None:
 def is_known_good(path, md5: str) -> bool:
     """True if ``path`` was verified against ``md5`` and has not changed since (no hashing)."""
     path = Path(path)
+    try:
+        stamp = _stamp(path)
+    except OSError:
+        return False
+    if _MEMO.get((str(path.absolute()), stamp["size"], stamp["mtime_ns"])) == md5:
+        return True
     record = _read(path.parent).get(path.name)
     if not record or record.get("md5") != md5:
         return False
-    try:
-        return {k: record.get(k) for k in ("size", "mtime_ns")} == _stamp(path)
-    except OSError:
-        return False
+    return {k: record.get(k) for k in ("size", "mtime_ns")} == stamp
 
 
 def remember_good(path, md5: str) -> None:
     """Record that ``path`` (as it is now) matches ``md5``."""
     path = Path(path)
+    stamp = _stamp(path)
+    _MEMO[(str(path.absolute()), stamp["size"], stamp["mtime_ns"])] = md5
     data = _read(path.parent)
-    data[path.name] = {"md5": md5, **_stamp(path)}
+    data[path.name] = {"md5": md5, **stamp}
     _write(path.parent, data)
 
 
 def forget(path) -> None:
     """Drop ``path`` from the sidecar (it was moved aside or deleted)."""
     path = Path(path)
+    for key in [k for k in _MEMO if k[0] == str(path.absolute())]:
+        del _MEMO[key]
     data = _read(path.parent)
     if data.pop(path.name, None) is not None:
         _write(path.parent, data)

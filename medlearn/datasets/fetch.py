@@ -85,11 +85,11 @@ def ensure_file(name: str, size: int = 28, *, data_home=None, download: bool = T
         if actual in spec.get("previous_md5", ()):
             aside = _move_aside(path, ".outdated")
             problem = (f"{path} is an older MedMNIST release (before v2.2.4, with different split sizes): MD5 "
-                       f"{actual}, the registry expects {spec['md5']}. It was moved aside to {aside} and will not be used.")
+                       f"{actual}, the registry expects {spec['md5']}. It was {aside} and will not be used.")
         else:
             aside = _move_aside(path)
             problem = (f"{path} is corrupt or truncated: its MD5 is {actual} but the registry expects {spec['md5']}. "
-                       f"It was moved aside to {aside} and will not be used.")
+                       f"It was {aside} and will not be used.")
         if not download or config.is_offline():
             raise DatasetError(problem + " " + _manual(spec, path, "a fresh copy is needed"))
         warnings.warn(problem + " Downloading a fresh copy.", stacklevel=3)
@@ -112,15 +112,21 @@ def _manual(spec: dict, path: Path, reason: str) -> str:
             "Meanwhile the embedded phantoms always work: medlearn.datasets.load_phantoms().")
 
 
-def _move_aside(path: Path, suffix: str = ".corrupt") -> Path:
+def _move_aside(path: Path, suffix: str = ".corrupt") -> str:
+    """Rename a bad file to ``<name><suffix>`` (or delete it); return what happened, for the message."""
     aside = path.with_name(path.name + suffix)
     forget(path)
     try:
         os.replace(path, aside)
-        return aside
+        return f"moved aside to {aside}"
     except OSError:
-        path.unlink(missing_ok=True)
-        return Path("(removed: the folder did not allow renaming)")
+        pass
+    try:
+        path.unlink()
+        return "removed"
+    except OSError as exc:
+        return (f"NOT moved aside, the folder is read-only ({exc.strerror}): delete or replace it by hand; "
+                "medlearn will not use it either way")
 
 
 def _download(spec: dict, folder: Path, progress: bool) -> None:
