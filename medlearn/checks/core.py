@@ -167,9 +167,15 @@ class CheckResult:
     exercise: Exercise
     passed: bool
     hint: str
+    printed: bool = dataclasses.field(default=False, compare=False)
 
     def __bool__(self) -> bool:
         return self.passed
+
+    def _ipython_display_(self) -> None:
+        # check() has already printed the result; a notebook must not show it twice.
+        if not self.printed:
+            print(repr(self))
 
     def __repr__(self) -> str:
         mark = "PASS" if self.passed else "FAIL"
@@ -216,4 +222,5 @@ def check(exercise_id: str, answer: Any, *, seed: int = 0, quiet: bool = False) 
     result = judge_cases(exercise, cases, run_cases(exercise, answer, cases))
     if not quiet:
         print(repr(result))
+        result = dataclasses.replace(result, printed=True)
     return result
