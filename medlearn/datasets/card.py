@@ -38,8 +38,9 @@ def _render(entry: dict, splits, bunch) -> str:
     if entry.get("description"):
         lines += textwrap.wrap(entry["description"], _WIDTH)
     lines.append(f"Modality : {entry.get('modality', '?')}")
-    if entry.get("task", "none") != "none":
-        lines.append(f"Task     : {entry['task']}")
+    task = (bunch.get("task") if bunch is not None else None) or entry.get("task", "none")
+    if task != "none":
+        lines.append(f"Task     : {task}")
     if bunch is not None and bunch.get("size"):
         lines.append(f"Size     : {bunch['size']}x{bunch['size']} pixels")
     if splits:

@@ -10,6 +10,12 @@ linear model on raw pixels (logistic regression) does poorly while a small
 CNN, whose filters slide over the image, finds the nodule easily: the point
 of lessons 05-07.
 
+Calibration of the default (``difficulty="medium"``, the embedded 4000/1000
+split, ``python benchmarks/calibrate_phantoms.py``): logistic regression on
+raw pixels reaches 0.735 test accuracy at best (C in 0.01, 0.1, 1), a
+14k-parameter CNN (3 conv layers, global max pooling, 20 epochs, ~50 s on
+2 CPU cores) 0.981.
+
 ``make_phantoms`` draws new images; ``load_phantoms`` reads the pre-generated
 copy in ``data/phantoms.npz`` (written by ``data/make_phantoms.py``).
 """
