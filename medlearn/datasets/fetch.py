@@ -153,7 +153,8 @@ def _download(spec: dict, folder: Path, progress: bool) -> None:
                            + _manual(spec, path, f"HTTP {status}")) from None
     except requests.exceptions.RequestException as exc:
         raise DatasetError(f"Could not download {spec['url']} ({type(exc).__name__}, {attempts}): "
-                           "no network, or the server is unreachable. " + _manual(spec, path, "no network")) from None
+                           "no network, the server is unreachable, or the transfer was cut off. "
+                           + _manual(spec, path, "the download failed")) from None
     except OSError as exc:
         raise DatasetError(f"Could not write {path}: {exc.strerror or exc}. Fix: choose a writable data folder "
                            "(data_home=... or MEDLEARN_DATA).") from None
