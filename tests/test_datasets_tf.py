@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+pytestmark = pytest.mark.slow
 tf = pytest.importorskip("tensorflow")
 
 from medlearn.datasets import DatasetError, make_phantoms, make_tf_dataset, to_arrays  # noqa: E402
