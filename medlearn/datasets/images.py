@@ -80,10 +80,17 @@ def load_sample_image(name: str) -> Bunch:
 
 
 def _skimage_cache() -> Path:
-    import skimage.data._fetchers as fetchers
+    """Where scikit-image's fetcher keeps downloaded images (its private layout, with a fallback)."""
+    try:
+        import skimage.data._fetchers as fetchers
 
-    fetcher = getattr(fetchers, "_image_fetcher", None)
-    base = Path(fetcher.path) if fetcher is not None else Path(fetchers.data_dir).parent
+        fetcher = getattr(fetchers, "_image_fetcher", None)
+        base = Path(fetcher.path) if fetcher is not None else Path(fetchers.data_dir).parent
+    except (ImportError, AttributeError, TypeError):
+        import pooch
+        import skimage
+
+        base = Path(pooch.os_cache("scikit-image")) / skimage.__version__
     return base / "data"
 
 
