@@ -50,8 +50,9 @@ def _plain_run(source: Path, work: Path) -> float:
     script = work / "plain.py"
     script.write_text("\n\n".join(cells).replace("### HIDDEN CHECKS", "# hidden checks"))
     start = time.perf_counter()
+    threads = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     subprocess.run([sys.executable, str(script)], cwd=work, check=True, capture_output=True,
-                   env={**os.environ, "MPLBACKEND": "Agg"})
+                   env={**os.environ, "MPLBACKEND": "Agg", **threads})  # same threads as a grading child
     return time.perf_counter() - start
 
 

@@ -255,3 +255,18 @@ def test_cli_grade(course, capsys):
     assert "graded 2 submission(s): 2 graded" in text and (out / "gradebook.csv").exists()
     assert cli_main(["grade", "--assignment", str(src), "--out", str(out), str(subs / "nobody.ipynb")]) == 1
     assert "submission not found" in capsys.readouterr().err
+
+
+def test_a_slow_check_is_stopped_at_its_budget_and_grading_goes_on(tmp_path):
+    cells = [new_code_cell(catalog.SETUP + "\nimport time"),
+             new_code_cell("def ident(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+             new_code_cell('check("demo.identity", ident)'),
+             new_code_cell(catalog.SIGMOID), new_code_cell('check("demo.sigmoid", sigmoid)')]
+    src = _write(tmp_path, new_notebook(cells=cells))
+    slow = new_notebook(cells=[c.copy() for c in cells])
+    slow.cells[1].source = "def ident(x):\n    time.sleep(30)\n    return x"
+    _write(tmp_path, slow, "slow.ipynb")
+    frame = grade(src, [tmp_path / "slow.ipynb"], tmp_path / "out", jobs=1, limits=FAST, progress=False)
+    row = frame.iloc[0]
+    assert row["demo.identity"] == 0.0 and row["demo.sigmoid"] == 1.0 and row["status"] == "graded"
+    assert "time budget" in (tmp_path / "out" / "feedback" / "slow.md").read_text()

@@ -182,3 +182,26 @@ def test_exit_codes_are_reported(tmp_path):
     assert result.returncode == 3
     result, _ = _run(tmp_path, "import sys\nsys.exit(5)")  # caught like in a notebook
     assert result.returncode == 0
+
+
+def test_raw_devices_are_out_of_reach(tmp_path):
+    code = '''import json, os
+r = {}
+for dev in sorted(os.listdir("/dev")) if os.path.isdir("/dev") else []:
+    path = "/dev/" + dev
+    if dev in ("null", "zero", "full", "random", "urandom", "tty", "shm", "stdin", "stdout", "stderr", "fd") or not os.path.exists(path):
+        continue
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+        r[dev] = "read"
+    except OSError as exc:
+        r[dev] = type(exc).__name__
+r["urandom"] = len(open("/dev/urandom", "rb").read(4))
+json.dump(r, open("seen.json", "w"))
+'''
+    result, seen = _run(tmp_path, code, limits=Limits(timeout=30))
+    if "landlock" not in result.sandbox:
+        pytest.skip("this kernel has no Landlock")
+    assert seen.pop("urandom") == 4
+    assert "read" not in seen.values(), {k: v for k, v in seen.items() if v == "read"}

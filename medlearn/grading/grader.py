@@ -23,6 +23,7 @@ import json
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -200,9 +201,10 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             cases = _cases_for(assignment, call, student, salt, cache)
             manifest = save_cases(cases, workdir, f"cases_{k}")
             plan.append((call, cases))
-            modules.add(get_exercise(call.exercise_id).run.__module__)
+            exercise = get_exercise(call.exercise_id)
+            modules.add(exercise.run.__module__)
             steps.append({"kind": "check", "k": k, "expr": call.expr, "exercise": call.exercise_id,
-                          "cases": manifest, "where": f"check {call.name}"})
+                          "cases": manifest, "where": f"check {call.name}", "timeout": exercise.timeout})
     imports, paths = _importable(modules)
     job = {"nonce": secrets.token_hex(16), "steps": steps, "imports": imports, "sys_path": paths}
     run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files, extra_read=extra_read)
@@ -236,7 +238,7 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
     for o in outcomes:
         if not o.reported:
             o.hint = f"This check did not run: {reason or 'no result was reported'}."
-    if "namespaces" not in run.sandbox and job_isolated():
+    if "namespaces" not in run.sandbox and sys.platform.startswith("linux"):
         notes.append(f"sandbox level: {run.sandbox}")
     reason = "; ".join(x for x in [reason, *notes] if x)
     score = float(sum(o.points for o in outcomes))
@@ -244,16 +246,8 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
                             run.sandbox, round(run.wall, 3), run.log[-2000:])
 
 
-def job_isolated() -> bool:
-    import sys
-
-    return sys.platform.startswith("linux")
-
-
 def _importable(modules: set) -> tuple[list, list]:
     """Exercise modules the child must import, with the sys.path roots it needs for them."""
-    import sys
-
     imports, paths = [], []
     for name in sorted(modules):
         module = sys.modules.get(name)

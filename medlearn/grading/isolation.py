@@ -142,7 +142,8 @@ def landlock(read_paths: list[str], write_paths: list[str], device_paths: list[s
     """Restrict this process (and its children) with Landlock; return what was applied.
 
     Files: only ``read_paths`` (read/execute), ``write_paths`` (everything) and
-    ``device_paths`` (read/write/ioctl on existing files) are reachable.
+    ``device_paths`` (read/write/ioctl on those files; a folder among them may
+    only be listed) are reachable.
     Network (ABI >= 4): TCP ``bind``/``connect`` denied. Scope (ABI >= 6): no
     signals to, and no abstract Unix sockets of, processes outside the sandbox.
     Must run while the process has a single thread.
@@ -171,7 +172,12 @@ def landlock(read_paths: list[str], write_paths: list[str], device_paths: list[s
                     pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
                 except OSError:
                     continue
-                allowed = access if os.path.isdir(path) else access & ((1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15))
+                if not os.path.isdir(path):
+                    allowed = access & ((1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15))  # file rights only
+                elif access == device:
+                    allowed = 1 << 3  # a device folder (``/dev``) may be listed, not opened beneath
+                else:
+                    allowed = access
                 rule = _PathBeneath(allowed, pfd)
                 libc.syscall(_SYS_ADD_RULE, ctypes.c_int(fd), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0))
                 os.close(pfd)

@@ -14,7 +14,8 @@ not exist, ``get_ipython`` is undefined). An exception in a cell is recorded
 and the next step runs, as in a notebook run. A check step evaluates the
 answer expression and calls the exercise's ``run`` on the grader's cases; the
 outputs are written as ``.npy`` files and a JSON manifest in a folder named by
-a nonce the child only learns from stdin.
+a nonce the child only learns from stdin. A check that runs past its
+exercise's ``timeout`` is stopped (``CheckTimeout``) and the next step runs.
 
 Nothing the child writes is trusted: the grader judges the outputs itself on
 the cases it drew, so a forged manifest scores only if its numbers are right.
@@ -105,6 +106,23 @@ def _load_cases(manifest: str) -> list:
     return cases
 
 
+class CheckTimeout(BaseException):
+    """A check ran past its exercise's ``timeout`` (a BaseException: ``except Exception`` won't hide it)."""
+
+
+def _on_alarm(signum, frame):
+    raise CheckTimeout("the check ran past its time budget")
+
+
+def _budget(seconds) -> None:
+    """Arm (``seconds`` > 0) or disarm (0) the per-check alarm, where the OS has one."""
+    import signal
+
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
+
+
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) < 500 else text[:497] + "..."
@@ -153,7 +171,11 @@ def main() -> None:
             cases = _load_cases(step["cases"])
             n = len(cases)
             answer = eval(compile(step["expr"], f"<{where}>", "eval"), namespace)
-            results = run_cases(get_exercise(step["exercise"]), answer, cases)
+            _budget(step.get("timeout"))
+            try:
+                results = run_cases(get_exercise(step["exercise"]), answer, cases)
+            finally:
+                _budget(0)
         except BaseException as exc:
             results = [{"__error__": _describe(exc)}] * (n or 1)
             report.event(event="error", where=where, type=type(exc).__name__, message=_describe(exc)[:300])

@@ -109,9 +109,10 @@ def landlock_rules(extra_read=(), sys_path=()) -> dict:
     Readable: the Python installation and its site-packages, medlearn, the
     exercise modules' folders, system folders (``/usr``, ``/lib*``, ``/etc``,
     ``/opt``, ``/proc``, ``/sys``), medlearn/Keras/scikit-learn data folders
-    and ``extra_read``. Writable: the working folder and ``/dev/shm``. Nothing
-    else - in particular not the instructor's course folder, the submissions or
-    the output folder.
+    and ``extra_read``. Writable: the working folder and ``/dev/shm``. Devices:
+    ``/dev/null``-like files and GPUs only (never disks). Nothing else - in
+    particular not the instructor's course folder, the submissions or the
+    output folder.
     """
     import site
 
@@ -133,7 +134,11 @@ def landlock_rules(extra_read=(), sys_path=()) -> dict:
         pass
     too_broad = {"/", str(home)}
     read = sorted(os.path.realpath(p) for p in read if p and os.path.realpath(p) not in too_broad)
-    return {"read": read, "write": ["/dev/shm"], "devices": ["/dev"]}
+    import glob
+
+    devices = ["/dev"] + [f"/dev/{name}" for name in ("null", "zero", "full", "random", "urandom", "tty")]
+    devices += sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))  # GPUs, for lesson 08
+    return {"read": read, "write": ["/dev/shm"], "devices": devices}
 
 
 def _macos_profile(hide: list[str]) -> str:

@@ -49,3 +49,9 @@ if "demo.sigmoid" not in list_exercises():
                       lambda answer, case: {"y": answer(case["z"])}, _sigmoid_judge))
     register(Exercise("demo.standardize", "standardise each feature", _standardize_cases,
                       lambda answer, case: {"y": answer(case["x"])}, _standardize_judge))
+if "demo.identity" not in list_exercises():
+    register(Exercise("demo.identity", "return the input unchanged",
+                      lambda rng: [{"x": rng.normal(size=3)}, {"x": rng.normal(size=4)}],
+                      lambda answer, case: {"y": answer(case["x"])},
+                      lambda case, out: Verdict(bool(np.array_equal(out.get("y"), case["x"])), "Return x itself."),
+                      timeout=2.0))
