@@ -17,7 +17,6 @@ import json
 import os
 import time
 
-import numpy as np
 
 
 def logistic_regression(train, test, C: float) -> dict:
