@@ -270,3 +270,13 @@ def test_a_slow_check_is_stopped_at_its_budget_and_grading_goes_on(tmp_path):
     row = frame.iloc[0]
     assert row["demo.identity"] == 0.0 and row["demo.sigmoid"] == 1.0 and row["status"] == "graded"
     assert "time budget" in (tmp_path / "out" / "feedback" / "slow.md").read_text()
+
+
+def test_warnings_never_fail_a_correct_answer(tmp_path):
+    (tmp_path / "instructor").mkdir()
+    src = _write(tmp_path / "instructor", catalog.source_notebook())
+    noisy = catalog._edit({"ex-sigmoid": "import warnings\nwarnings.simplefilter('error')\n" + catalog.GOOD_SIGMOID.replace(
+        "    return", "    warnings.warn('careful', RuntimeWarning)\n    np.exp(np.array([1000.0]))  # overflows\n    return")})
+    _write(tmp_path, noisy, "noisy.ipynb")
+    frame = grade(src, [tmp_path / "noisy.ipynb"], None, jobs=1, limits=FAST, progress=False)
+    assert frame.iloc[0]["demo.sigmoid"] == 1.0 and frame.iloc[0]["demo.sigmoid (hidden)"] == 1.0

@@ -174,7 +174,7 @@ def grade(assignment, submissions, out=None, *, jobs: int | None = None, limits:
 
     Raises:
         AssignmentError: the source is not a valid instructor notebook.
-        GradingError: a submission path does not exist, or ``out`` is the source's folder layout clash.
+        GradingError: a submission path does not exist.
 
     Example:
         >>> df = grade("lessons/01_neurons.ipynb", "submissions/", "grades")   # doctest: +SKIP
