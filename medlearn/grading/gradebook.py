@@ -85,9 +85,18 @@ def _hidden_paths(source: Path, paths: list[Path], out: Path | None) -> tuple[li
 def _key(out: Path) -> bytes:
     path = out / ".grading-key"
     if not path.exists():
-        atomic_write_text(path, secrets.token_hex(32))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        key = b""
+    if len(key) < 16:  # damaged: start a new key (stored results are then regraded)
+        key = secrets.token_bytes(32)
+        atomic_write_text(path, key.hex())
         os.chmod(path, 0o600)
-    return bytes.fromhex(path.read_text().strip())
+    return key
 
 
 def _sign(key: bytes, payload: dict) -> str:

@@ -25,11 +25,30 @@ MAX_OUTPUT_BYTES = 256 * 2**20  # one output array
 MAX_JSON_BYTES = 4 * 2**20
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (``os.umask`` would race with other threads)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then ``os.replace``).
+
+    The file gets the usual permissions (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
