@@ -10,7 +10,8 @@ JSON object) from stdin, then, **before any student code runs**:
 
 It then executes the job's steps in order as plain Python in one namespace
 (``__name__ == "__main__"``, no IPython: input transformers and event hooks do
-not exist, ``get_ipython`` is undefined). An exception in a cell is recorded
+not exist, ``get_ipython`` is undefined; ``display`` is a no-op, as outputs are
+never graded). An exception in a cell is recorded
 and the next step runs, as in a notebook run. A check step evaluates the
 answer expression and calls the exercise's ``run`` on the grader's cases; the
 outputs are written as ``.npy`` files and a JSON manifest in a folder named by
