@@ -83,6 +83,7 @@ POLICIES = {
 
 # dataset name or modality keyword -> policy name (first match wins)
 _DATASET_POLICY = {
+    "phantoms": "none",  # synthetic: the generator already varies lesion position, size, exposure, noise
     "chestmnist": "chest-xray",
     "pneumoniamnist": "chest-xray",
     "organamnist": "abdominal-ct",

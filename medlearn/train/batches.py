@@ -70,7 +70,7 @@ class Batches(keras.utils.PyDataset):
     def __getitem__(self, i):
         start = self.offset + int(i) * self.batch_size
         self._ensure(start + self.batch_size)
-        idx = np.sort(self._order[start:start + self.batch_size])  # sorted: faster gather, same set
+        idx = self._order[start:start + self.batch_size]
         x = as_float_nhwc(self.images[idx])
         if self.sample_weight is None:
             return x, self.targets[idx]

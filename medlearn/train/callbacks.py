@@ -123,3 +123,46 @@ class EpochLine(keras.callbacks.Callback):
         if val:
             line += f" | {val}{star}"
         print(line + lr, file=self.stream or sys.stdout, flush=True)
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Keep the weights of the best epoch by a validation metric; stop after ``patience`` epochs without progress.
+
+    Unlike ``keras.callbacks.EarlyStopping`` it only starts judging once ``ready()``
+    says so (e.g. a quarter of the epochs or of the time budget has passed): on a small
+    validation set (BreastMNIST has 78 images) an early, undertrained epoch can score a
+    lucky AUC and would otherwise be kept. Among equal scores the later epoch wins.
+
+    Args:
+        monitor: the metric, e.g. ``"val_auc"`` (higher is better).
+        patience: epochs without a new best (after ``ready()``) before stopping.
+        ready: a function ``epoch -> bool``; before it returns True nothing is kept or counted.
+    """
+
+    def __init__(self, monitor="val_auc", patience=10, ready=None):
+        super().__init__()
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.ready = ready or (lambda epoch: True)
+        self.best = -math.inf
+        self.best_epoch = None
+        self.best_weights = None
+        self.wait = 0
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None or not self.ready(epoch):
+            return
+        if current >= self.best:  # ties go to the later, better-trained epoch
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)

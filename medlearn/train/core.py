@@ -183,7 +183,8 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
             a policy name from :data:`medlearn.models.POLICIES`, or a Keras layer.
         class_weight: ``"balanced"``, ``"sqrt"``, ``None`` or a {class: weight} dict.
         patience: epochs without a better ``val_auc`` before stopping (default 15 with a
-            time budget, else max(5, epochs // 3)).
+            time budget, else max(5, epochs // 3)). Epochs are judged (and the best one kept)
+            only once a quarter of the epochs or of the budget has passed.
         seed: seed for weights, augmentation and shuffling.
         max_val: score at most this many (randomly chosen) validation images per epoch.
         steps_per_epoch: batches per epoch (default: one pass, at most 150 batches, so
@@ -212,7 +213,7 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
 
     from medlearn.models import build_model, compile_model, encode_labels, output_spec, policy_for
     from medlearn.train.batches import Batches, predict_proba
-    from medlearn.train.callbacks import CosineSchedule, EpochLine, TimeBudget
+    from medlearn.train.callbacks import CosineSchedule, EpochLine, KeepBest, TimeBudget
 
     train, val, test = _split_parts(data)
     task = normalize_task(data.get("task") or train.get("task", ""))
@@ -285,8 +286,9 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     budget = TimeBudget(time_budget) if time_budget else None
     schedule = CosineSchedule(peak, total_steps=int(epochs) * steps, budget=budget,
                               warmup_steps=min(steps, 100))
-    stopper = keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=int(patience),
-                                            restore_best_weights=True)
+    n_epochs = int(epochs)
+    stopper = KeepBest("val_auc", patience=patience,
+                       ready=lambda epoch: epoch + 1 >= n_epochs // 4 or schedule.progress() >= 0.25)
     cbs = [schedule, stopper] + ([budget] if budget else []) + list(callbacks or [])
     if verbose:
         cbs.append(EpochLine("val_auc", schedule))
@@ -297,9 +299,9 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     n_run = len(history.get("loss", []))
     aucs = history.get("val_auc", [])
-    best = int(np.nanargmax(aucs)) + 1 if aucs and np.isfinite(aucs).any() else n_run
+    best = (stopper.best_epoch + 1) if stopper.best_epoch is not None else n_run
     stopped_by = ("time budget" if budget is not None and budget.stopped else
-                  "early stopping" if stopper.stopped_epoch > 0 else "epochs")
+                  "early stopping" if stopper.stopped else "epochs")
     if verbose:
         print(f"stopped by {stopped_by} after {n_run} epochs, {seconds:.1f}s; "
               f"kept epoch {best} (val_auc {aucs[best - 1] if aucs else float('nan'):.3f})", flush=True)

@@ -1,0 +1,128 @@
+"""medlearn.train.fit on small synthetic datasets (seconds, not minutes)."""
+import numpy as np
+import pytest
+
+from medlearn.datasets import Bunch
+from medlearn.train import TrainError, class_weights, default_batch_size, fit
+from medlearn.train.batches import Batches, as_float_nhwc
+
+
+def _split(rng, n, task, size=16, channels=1):
+    """Images whose label is visible: class k brightens the k-th quarter band (easy to learn)."""
+    shape = (n, size, size) if channels == 1 else (n, size, size, channels)
+    images = rng.integers(0, 90, size=shape).astype(np.uint8)
+    band = size // 4
+    if task == "multi-label":
+        labels = (rng.random((n, 3)) < 0.4).astype(np.int64)
+        for k in range(3):
+            images[labels[:, k] == 1, k * band:(k + 1) * band] += 150
+    else:
+        k_max = 2 if task == "binary-class" else 3
+        labels = rng.integers(0, k_max, n)
+        for k in range(k_max):
+            images[labels == k, k * band:(k + 1) * band] += 150
+    return Bunch(images=images, labels=labels)
+
+
+def _data(task="binary-class", n=(240, 60, 60), **kw):
+    rng = np.random.default_rng(0)
+    names = {"binary-class": ["normal", "lesion"], "multi-class": ["a", "b", "c"],
+             "multi-label, binary-class": ["x", "y", "z"]}[task]
+    t = "multi-label" if task.startswith("multi-label") else task
+    return Bunch(train=_split(rng, n[0], t, **kw), val=_split(rng, n[1], t, **kw), test=_split(rng, n[2], t, **kw),
+                 task=task, label_names=names, name="synthetic", info={"modality": "test pattern"})
+
+
+def test_logistic_regression_learns_an_easy_binary_task():
+    result = fit(_data(), model="logreg", epochs=8, verbose=0, augment=None, learning_rate=1e-2)
+    scores = result.scores()
+    assert scores["acc"] >= 0.9, scores
+    assert result.test_scores.shape == (60,)
+    assert result.task == "binary" and result.model_name == "logreg"
+    assert result.params == 16 * 16 + 1
+    assert 1 <= result.best_epoch <= result.epochs <= 8
+    report = result.report(n_bootstrap=20)
+    assert report.medmnist["acc"] == pytest.approx(scores["acc"])
+
+
+@pytest.mark.parametrize("task,units", [("multi-class", 3), ("multi-label, binary-class", 3)])
+def test_cnn_runs_for_multiclass_and_multilabel(task, units):
+    result = fit(_data(task), model="cnn", epochs=2, verbose=0, augment="generic")
+    assert result.test_scores.shape == (60, units)
+    assert set(result.history) >= {"loss", "auc", "val_auc", "acc", "val_acc"}
+    assert 0 <= result.scores()["auc"] <= 1
+    if task == "multi-class":
+        assert result.class_weight is not None
+    else:
+        assert result.class_weight is None  # no class weights for multi-label
+
+
+def test_time_budget_stops_training_early():
+    result = fit(_data(n=(300, 40, 40)), model="mlp", epochs=500, time_budget=2.0, patience=1000, verbose=0)
+    assert result.stopped_by == "time budget"
+    assert result.epochs < 500
+
+
+def test_missing_val_split_is_carved_from_train_and_verbose_prints(capsys):
+    data = _data()
+    del data["val"]
+    result = fit(data, model="logreg", epochs=1, verbose=1)
+    assert len(result.val_labels) == 24  # 10 % of 240
+    out = capsys.readouterr().out
+    assert "epoch   1" in out and "val_auc" in out and "stopped by epochs" in out
+
+
+def test_large_data_path_uses_short_epochs():
+    result = fit(_data(n=(400, 40, 40)), model="logreg", epochs=2, steps_per_epoch=3, batch_size=32, verbose=0)
+    assert result.epochs == 2
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"epochs": 0}, "epochs must be a positive int. Received: epochs=0"),
+    ({"epochs": 2.5}, "epochs must be a positive int"),
+    ({"time_budget": -1}, "time_budget must be a positive number"),
+    ({"class_weight": "inverse"}, "class_weight must be"),
+    ({"model": "vgg"}, "model must be one of"),
+])
+def test_bad_arguments_raise_named_errors(kwargs, match):
+    with pytest.raises(Exception, match=match) as info:
+        fit(_data(), verbose=0, **kwargs)
+    from medlearn.errors import MedlearnError
+
+    assert isinstance(info.value, MedlearnError)
+
+
+def test_data_without_splits_is_explained():
+    with pytest.raises(TrainError, match="data must hold the splits"):
+        fit({"images": np.zeros((4, 8, 8), np.uint8), "labels": np.zeros(4)}, verbose=0)
+
+
+def test_class_weights_balance_the_classes():
+    w = class_weights([0] * 90 + [1] * 10, "binary")
+    assert w[0] * 90 == pytest.approx(w[1] * 10)          # each class weighs the same in total
+    assert w == {0: pytest.approx(100 / 180), 1: pytest.approx(5.0)}
+    assert class_weights([0, 1], "binary", None) is None
+    assert class_weights(np.zeros((4, 3)), "multi-label") is None
+    sqrt = class_weights([0] * 90 + [1] * 10, "binary", "sqrt")
+    assert sqrt[1] == pytest.approx(np.sqrt(5.0))
+
+
+def test_default_batch_size():
+    assert default_batch_size(546) == 32 and default_batch_size(100_000) == 128
+
+
+def test_batches_cover_every_image_once_per_pass_and_scale_to_unit_range():
+    images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1) * 25
+    targets = np.arange(10, dtype=np.float32)[:, None]
+    b = Batches(images, targets, batch_size=4, steps_per_epoch=2, seed=0)
+    seen = []
+    for _ in range(5):  # 5 epochs x 2 steps x 4 = 40 draws = 4 passes
+        for i in range(len(b)):
+            x, y = b[i]
+            assert x.dtype == np.float32 and x.shape == (4, 1, 1, 1) and x.max() <= 1.0
+            np.testing.assert_allclose(x[:, 0, 0, 0] * 255, y[:, 0] * 25, rtol=1e-5)
+            seen.extend(y[:, 0].astype(int).tolist())
+        b.on_epoch_end()
+    for p in range(4):
+        assert sorted(seen[p * 10:(p + 1) * 10]) == list(range(10))
+    assert as_float_nhwc(np.zeros((2, 3, 3), np.uint8)).shape == (2, 3, 3, 1)
