@@ -124,6 +124,13 @@ def _probe_torch() -> list:
     return found
 
 
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a broken or deliberately hidden package
+        return False
+
+
 _PROBES = {"tensorflow": _probe_tensorflow, "jax": _probe_jax, "torch": _probe_torch}
 
 
@@ -149,7 +156,7 @@ def devices(backend: str | None = None, *, include_cpu: bool = False) -> list:
     if backend not in _PROBES:
         raise ConfigError(f"backend must be one of {sorted(_PROBES)}. Received: backend={backend!r}")
     found = []
-    if importlib.util.find_spec(backend) is not None:
+    if _installed(backend):
         try:
             found = list(_PROBES[backend]())
         except Exception as exc:  # a broken CUDA install must never stop a lesson
@@ -185,7 +192,7 @@ def use_mixed_precision(enable: bool = True, *, policy: str = "auto", force: boo
 
     Example:
         >>> use_mixed_precision()                 # doctest: +SKIP  (on a laptop)
-        medlearn: no GPU or TPU found: mixed precision would be slower on a CPU; keeping float32.
+        medlearn: no GPU or TPU found: keeping float32 (mixed precision is made for GPU tensor cores ...
         'float32'
     """
     import keras
@@ -196,7 +203,8 @@ def use_mixed_precision(enable: bool = True, *, policy: str = "auto", force: boo
     if enable:
         accel = devices()
         if not accel and not force:
-            _say("no GPU or TPU found: mixed precision would be slower on a CPU; keeping float32.", verbose)
+            _say("no GPU or TPU found: keeping float32 (mixed precision is made for GPU tensor cores "
+                 "and TPUs; on most CPUs it is slower; force=True measures it anyway).", verbose)
         elif not accel:
             chosen = "mixed_bfloat16" if policy == "auto" else policy
         elif any(d.kind == "TPU" for d in accel):

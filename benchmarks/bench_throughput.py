@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Training throughput (images/s) of the reference CNN: batch size x precision x XLA x input feed.
+
+For every configuration the same model trains ``--warmup`` untimed steps and
+``--steps`` timed steps, fed either
+
+* ``memory``:   one ready-made batch repeated (no input work at all: the ceiling), or
+* ``pipeline``: the real input pipeline - uint8 phantoms, shuffled, scaled to
+  float32, augmented (chest-X-ray policy), batched and prefetched. With TensorFlow
+  installed that is ``medlearn.datasets.make_tf_dataset``; without it (a JAX or
+  PyTorch GPU box) a ``keras.utils.PyDataset`` doing the same steps in NumPy.
+
+Prints one JSON object per configuration, then a summary object (pipeline /
+memory ratio, mixed-precision speed-up, best images/s per image size) and
+saves a plot to ``benchmarks/out/throughput_<backend>.png`` (or ``--out``).
+
+    MEDLEARN_FAST=1 python benchmarks/bench_throughput.py                 # CPU smoke run
+    KERAS_BACKEND=jax python benchmarks/bench_throughput.py --sizes 28,64 # a GPU box
+
+Mixed precision or XLA that the hardware/backend cannot use is reported as a
+``"status": "skipped"`` line (``--force-mixed`` measures mixed precision on a CPU anyway).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+
+import numpy as np  # noqa: E402
+
+from medlearn import backend as mb  # noqa: E402
+from medlearn.config import is_fast  # noqa: E402
+
+
+def installed(name):
+    """True when ``import name`` would find the package (False when absent or hidden)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _csv(kind):
+    return lambda text: [kind(v) for v in text.split(",") if v.strip()]
+
+
+def parse_args(argv=None):
+    fast = is_fast()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=_csv(int), default=[28] if fast else [28, 64], help="image sides, e.g. 28,64")
+    p.add_argument("--batch-sizes", type=_csv(int), default=[64] if fast else [32, 64, 128, 256, 512])
+    p.add_argument("--precision", type=_csv(str), default=["float32", "mixed"], help="float32,mixed")
+    p.add_argument("--xla", type=_csv(str), default=None,
+                   help="off,on (default: off,on on TensorFlow; on for JAX; off for torch)")
+    p.add_argument("--feed", type=_csv(str), default=["memory", "pipeline"], help="memory,pipeline")
+    p.add_argument("--pipeline", choices=["auto", "tf.data", "pydataset"], default="auto",
+                   help="the real pipeline: tf.data if TensorFlow is installed, else a PyDataset")
+    p.add_argument("--model", choices=["cnn", "resnet"], default="cnn")
+    p.add_argument("--steps", type=int, default=5 if fast else 40)
+    p.add_argument("--warmup", type=int, default=2 if fast else 5)
+    p.add_argument("--images", type=int, default=512 if fast else 4096, help="phantoms in the pipeline")
+    p.add_argument("--force-mixed", action="store_true", help="measure mixed precision without a GPU/TPU")
+    p.add_argument("--out", type=Path, default=None, help="plot path (default benchmarks/out/throughput_<backend>.png)")
+    args = p.parse_args(argv)
+    for name in ("precision", "feed"):
+        allowed = {"precision": {"float32", "mixed"}, "feed": {"memory", "pipeline"}}[name]
+        bad = set(getattr(args, name)) - allowed
+        if bad:
+            p.error(f"--{name} takes {sorted(allowed)}. Received: {sorted(bad)}")
+    return args
+
+
+class ArrayPipeline:
+    """The real pipeline without TensorFlow: shuffle, gather uint8, scale, shift-augment, batch."""
+
+    @staticmethod
+    def make(images, labels, batch_size, seed=0):
+        import keras
+
+        class _Pipe(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__(workers=2, use_multiprocessing=False, max_queue_size=8)  # threads prefetch
+                self.rng = np.random.default_rng(seed)
+                self.order = self.rng.permutation(len(images))
+
+            def __len__(self):
+                return len(images) // batch_size
+
+            def __getitem__(self, i):
+                idx = self.order[i * batch_size:(i + 1) * batch_size]
+                x = images[idx].astype(np.float32)[..., None] / 255.0
+                pad = max(1, round(0.06 * x.shape[1]))  # random shifts of up to 6 %, reflected border
+                padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+                dy, dx = self.rng.integers(0, 2 * pad + 1, size=(2, len(idx)))
+                side = x.shape[1]
+                x = np.stack([padded[k, dy[k]:dy[k] + side, dx[k]:dx[k] + side] for k in range(len(idx))])
+                return x, labels[idx]
+
+            def on_epoch_end(self):
+                self.order = self.rng.permutation(len(images))
+
+        return _Pipe()
+
+
+def make_feed(kind, pipeline, data, batch_size, size):
+    """An endless source of (x, y) batches for ``measure_throughput``."""
+    y_all = data.labels.astype("float32")[:, None]
+    if kind == "memory":
+        x = data.images[:batch_size].astype("float32")[..., None] / 255.0
+        y = y_all[:batch_size]
+        if pipeline == "tf.data":
+            import tensorflow as tf
+
+            return tf.data.Dataset.from_tensors((x, y)).repeat()
+        return _repeat(x, y)
+    if pipeline == "tf.data":
+        from medlearn.datasets import make_tf_dataset
+        from medlearn.models import augmentation_layers
+
+        aug = augmentation_layers("chest-xray", seed=0)
+        ds = make_tf_dataset(data, batch_size=batch_size, shuffle=True, augment=lambda xb: aug(xb, training=True),
+                             cache=True, drop_remainder=True, seed=0)
+        return ds.map(lambda xb, yb: (xb, tf_cast(yb)[:, None])).repeat()
+    return ArrayPipeline.make(data.images, y_all, batch_size)
+
+
+def tf_cast(y):
+    import tensorflow as tf
+
+    return tf.cast(y, tf.float32)
+
+
+def _repeat(x, y):
+    while True:
+        yield x, y
+
+
+def build(args, size, precision_in_force, xla):
+    import keras
+
+    from medlearn.models import build_model, output_spec
+
+    keras.backend.clear_session()
+    model = build_model(args.model, (size, size, 1), 2, "binary-class", compile=False)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=output_spec("binary-class", 2).loss,
+                  **mb.compile_options(xla, verbose=False))
+    return model
+
+
+def run(args):
+    import keras
+
+    name = keras.config.backend()
+    has_tf = installed("tensorflow")
+    pipeline = {"auto": "tf.data" if has_tf else "pydataset"}.get(args.pipeline, args.pipeline)
+    xla_list = args.xla or {"tensorflow": ["off", "on"], "jax": ["on"], "torch": ["off"]}[name]
+    accel = mb.devices(name)
+    device = ", ".join(d.description or d.name for d in accel) or f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    from medlearn.datasets import make_phantoms
+
+    results = []
+    for size in args.sizes:
+        data = make_phantoms(max(args.images, 2 * max(args.batch_sizes)), size=size, seed=0)
+        for precision in args.precision:
+            policy = mb.use_mixed_precision(precision == "mixed", force=args.force_mixed, verbose=False)
+            for xla in xla_list:
+                for batch in args.batch_sizes:
+                    for feed in args.feed:
+                        row = {"bench": "throughput", "backend": name, "device": device, "model": args.model,
+                               "size": size, "batch_size": batch, "precision": precision, "policy": policy,
+                               "xla": xla == "on", "feed": feed, "pipeline": pipeline if feed == "pipeline" else "memory"}
+                        if precision == "mixed" and policy == "float32":
+                            row.update(status="skipped", reason="no GPU/TPU for mixed precision (use --force-mixed)")
+                        elif xla == "on" and name == "torch":
+                            row.update(status="skipped", reason="the torch backend has no XLA")
+                        else:
+                            model = build(args, size, policy, xla == "on")
+                            source = make_feed(feed, pipeline, data, batch, size)
+                            row.update(status="ok", **mb.measure_throughput(
+                                model, source, batch_size=batch, steps=args.steps, warmup=args.warmup))
+                            row["images_per_s"] = round(row["images_per_s"], 1)
+                            row["ms_per_step"] = round(row["ms_per_step"], 2)
+                        print(json.dumps(row), flush=True)
+                        results.append(row)
+    mb.use_mixed_precision(False, verbose=False)
+    return results
+
+
+def summarize(results):
+    ok = [r for r in results if r["status"] == "ok"]
+    key = lambda r: (r["size"], r["batch_size"], r["precision"], r["xla"])  # noqa: E731
+    by = {}
+    for r in ok:
+        by.setdefault(key(r), {})[r["feed"]] = r["images_per_s"]
+    ratios = [v["pipeline"] / v["memory"] for v in by.values() if "pipeline" in v and "memory" in v]
+    speedups = []
+    for (size, batch, precision, xla), v in by.items():
+        base = by.get((size, batch, "float32", xla), {}).get("memory")
+        if precision == "mixed" and base and "memory" in v:
+            speedups.append(v["memory"] / base)
+    xla_gain = [v["memory"] / by[(s, b, p, False)]["memory"] for (s, b, p, x), v in by.items()
+                if x and "memory" in v and "memory" in by.get((s, b, p, False), {})]
+    best = {}
+    for r in ok:
+        if r["feed"] == "pipeline" or not any(q["feed"] == "pipeline" for q in ok):
+            cur = best.get(str(r["size"]))
+            if cur is None or r["images_per_s"] > cur["images_per_s"]:
+                best[str(r["size"])] = {k: r[k] for k in ("images_per_s", "batch_size", "precision", "xla", "feed")}
+    gm = lambda xs: round(math.exp(sum(map(math.log, xs)) / len(xs)), 3) if xs else None  # noqa: E731
+    return {"bench": "throughput_summary", "configs": len(results), "measured": len(ok),
+            "pipeline_over_memory_geomean": gm(ratios), "pipeline_over_memory_min": round(min(ratios), 3) if ratios else None,
+            "target_pipeline_over_memory": 0.9, "mixed_speedup_geomean": gm(speedups), "xla_speedup_geomean": gm(xla_gain),
+            "best_real_pipeline_images_per_s": best}
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in results if r["status"] == "ok"]
+    sizes = sorted({r["size"] for r in ok})
+    if not sizes:
+        return None
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 4), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        lines = sorted({(r["precision"], r["xla"], r["feed"]) for r in ok if r["size"] == size})
+        for precision, xla, feed in lines:
+            pts = sorted((r["batch_size"], r["images_per_s"]) for r in ok if r["size"] == size
+                         and (r["precision"], r["xla"], r["feed"]) == (precision, xla, feed))
+            ax.plot(*zip(*pts), marker="o", linestyle="-" if feed == "memory" else "--",
+                    label=f"{precision}{' +XLA' if xla else ''}, {feed}")
+        ax.set(xscale="log", xlabel="batch size", ylabel="training images / s", title=f"{size}x{size}")
+        ax.set_xticks(sorted({r["batch_size"] for r in ok}), labels=map(str, sorted({r["batch_size"] for r in ok})))
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{ok[0]['model']} on {ok[0]['device']} (backend {ok[0]['backend']})", fontsize=9)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    results = run(args)
+    summary = summarize(results)
+    import keras
+
+    out = args.out or ROOT / "out" / f"throughput_{keras.config.backend()}.png"
+    summary["plot"] = str(plot(results, out))
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
