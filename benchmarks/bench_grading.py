@@ -51,7 +51,7 @@ def _plain_run(source: Path, work: Path) -> float:
     script.write_text("\n\n".join(cells).replace("### HIDDEN CHECKS", "# hidden checks"))
     start = time.perf_counter()
     threads = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    subprocess.run([sys.executable, str(script)], cwd=work, check=True, capture_output=True,
+    subprocess.run([sys.executable, "-I", str(script)], cwd=work, check=True, capture_output=True,
                    env={**os.environ, "MPLBACKEND": "Agg", **threads})  # same threads as a grading child
     return time.perf_counter() - start
 
@@ -80,6 +80,7 @@ def main(argv=None) -> dict:
         sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"]
                           for p in (work / "out" / "results").glob("*.json")})
         plain, graded = [], []
+        _plain_run(args.lesson, work)  # warm the file cache for both sides
         for _ in range(args.pairs):  # side by side, alternating, so machine load hits both alike
             plain.append(_plain_run(args.lesson, work))
             start = time.perf_counter()
