@@ -280,3 +280,10 @@ def test_warnings_never_fail_a_correct_answer(tmp_path):
     _write(tmp_path, noisy, "noisy.ipynb")
     frame = grade(src, [tmp_path / "noisy.ipynb"], None, jobs=1, limits=FAST, progress=False)
     assert frame.iloc[0]["demo.sigmoid"] == 1.0 and frame.iloc[0]["demo.sigmoid (hidden)"] == 1.0
+
+
+def test_a_check_inside_an_exercise_cell_is_refused(tmp_path):
+    nb = catalog.source_notebook()
+    nb.cells[2].source += '\ncheck("demo.sigmoid", sigmoid)'
+    with pytest.raises(AssignmentError, match="own cell"):
+        Assignment(_write(tmp_path, nb))

@@ -167,7 +167,7 @@ class Assignment:
                 continue
             source = cell.source
             if has_solution(source):
-                strip_solutions(source, where=where)
+                self._no_checks_in(strip_solutions(source, where=where), where)
                 self.steps.append(Step("solution", index, source, cell.id, names=_defined_names(source)))
                 continue
             hidden = is_hidden_cell(source)
@@ -198,6 +198,19 @@ class Assignment:
                 self.checks.append(check)
                 self.steps.append(Step("check", index, ast.unparse(call), cell.id, check=check))
             flush()
+
+    @staticmethod
+    def _no_checks_in(stub: str, where: str) -> None:
+        """A check inside an exercise cell would run the student's copy of it: refuse it."""
+        try:
+            tree = ast.parse(stub)
+        except SyntaxError:
+            return  # the student's version is what runs; a broken stub only hurts the untouched copy
+        if any(_check_call_of(stmt) is not None for stmt in tree.body):
+            raise AssignmentError(
+                f"{where} holds a solution and a check(...) call. Received both in one cell. Fix: move the "
+                "check(...) calls into their own cell, so the grader runs them from your source."
+            )
 
     @staticmethod
     def _check_call(call: ast.Call, index: int, hidden: bool, counts: dict, where: str) -> CheckCall:
