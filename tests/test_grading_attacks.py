@@ -129,8 +129,8 @@ def test_t02_stored_fake_outputs(batch):
 def test_t03_always_equal_objects(batch):
     assert batch["rows"]["t03_always_equal"]["score"] == 0.0
     assert _naive(batch["subs"] / "t03_always_equal.ipynb", batch["root"])["asserts"]["demo.sigmoid"]
-    hint = batch["rows"]["t03_always_equal"]["demo.sigmoid"]
-    assert hint == 0.0
+    feedback = (batch["out"] / "feedback" / "t03_always_equal.md").read_text()
+    assert "not numeric" in feedback  # copied into a plain array, the object is refused
 
 
 def test_t04_monkeypatched_numpy_math_builtins_and_checker(batch):
@@ -212,7 +212,8 @@ def test_t12_grading_mode_cheats_score_nothing(batch):
 def test_t12_environment_reveals_nothing_of_the_grader(batch):
     hint = next(t["output"] for t in _result(batch, "t12_env_probe")["tests"] if t["name"].startswith("demo.sigmoid:"))
     assert "env: " in hint and "PATH" in hint  # the probe ran and reported the variable names it saw
-    assert SENTINEL not in hint and "GRAD" not in hint.upper().replace("UPGRADE", "")
+    names = hint.split("env: ", 1)[1].split(" ")[0].split(",")
+    assert SENTINEL not in names and not any("GRAD" in name for name in names)
 
 
 def test_hidden_check_errors_do_not_leak_details(batch):
