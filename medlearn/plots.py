@@ -152,7 +152,7 @@ def confusion_matrix(cm, *, label_names=None, normalize: bool = False, ax=None, 
         raise PlotError(f"cm must be a square (C, C) matrix. Received shape {cm.shape}")
     k = cm.shape[0]
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
-    fig, ax = _new_axes(ax, (1.2 + 0.55 * k, 1.0 + 0.5 * k))
+    fig, ax = _new_axes(ax, (2.8 + 0.5 * k, 2.3 + 0.45 * k))
     im = ax.imshow(values, cmap="Blues", vmin=0)
     names = [str(s) for s in (label_names if label_names is not None else range(k))]
     ax.set_xticks(range(k), names, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center")

@@ -148,7 +148,7 @@ def augmentation_layers(policy: str | AugmentPolicy, *, seed: int | None = None)
         seed: seed for the random layers (reproducible training).
 
     Returns:
-        A ``keras.Sequential`` named ``"augment"`` (empty for policy ``"none"``).
+        A ``keras.Sequential`` named ``"augment"`` (an ``Identity`` layer for policy ``"none"``).
 
     Raises:
         AugmentError: an unknown policy name.
@@ -180,4 +180,6 @@ def augmentation_layers(policy: str | AugmentPolicy, *, seed: int | None = None)
         steps.append(layers.RandomZoom(policy.zoom, fill_mode="reflect", seed=seed))
     if policy.shift > 0:
         steps.append(layers.RandomTranslation(policy.shift, policy.shift, fill_mode="reflect", seed=seed))
+    if not steps:  # policy "none": a pass-through layer (an empty Sequential cannot be called)
+        return layers.Identity(name="augment")
     return keras.Sequential(steps, name="augment")

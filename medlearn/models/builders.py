@@ -182,7 +182,7 @@ def _inputs(input_shape, augment, seed):
     x = inputs
     if augment is not None and augment != "none":
         aug = augment if isinstance(augment, keras.layers.Layer) else augmentation_layers(augment, seed=seed)
-        if not isinstance(aug, keras.Sequential) or aug.layers:
+        if not isinstance(aug, keras.layers.Identity):
             x = aug(x)
     return inputs, x
 

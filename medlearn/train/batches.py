@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import keras
 
-__all__ = ["Batches", "as_float_nhwc", "predict_proba"]
+__all__ = ["Batches", "as_float_nhwc", "predict_proba", "tta_views"]
 
 
 def as_float_nhwc(images) -> np.ndarray:
@@ -83,19 +83,58 @@ class Batches(keras.utils.PyDataset):
             self.offset = 0
 
 
-def predict_proba(model, images, *, batch_size: int = 512) -> np.ndarray:
+def tta_views(policy) -> list[str]:
+    """The exact, interpolation-free views a policy allows: ``"identity"``, ``"hflip"``, ``"vflip"``, ``"rot90"``...
+
+    Test-time augmentation averages the model's predictions over these views.
+    Only mirror images and quarter turns are used (no resampling), and only those
+    the modality allows (none for chest X-rays: the heart stays on the left).
+    """
+    views = ["identity"]
+    if not hasattr(policy, "horizontal_flip"):  # None, or a user's own Keras layer
+        return views
+    if policy.horizontal_flip:
+        views.append("hflip")
+    if policy.vertical_flip:
+        views.append("vflip")
+    if policy.horizontal_flip and policy.vertical_flip:
+        views.append("rot180")
+    if policy.rotation >= 0.25:  # free rotation: quarter turns are valid too
+        views += ["rot90", "rot270"]
+    return views
+
+
+_VIEWS = {
+    "identity": lambda x: x,
+    "hflip": lambda x: x[:, :, ::-1],
+    "vflip": lambda x: x[:, ::-1],
+    "rot180": lambda x: x[:, ::-1, ::-1],
+    "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
+    "rot270": lambda x: np.rot90(x, 3, axes=(1, 2)),
+}
+
+
+def predict_proba(model, images, *, batch_size: int = 512, views=("identity",)) -> np.ndarray:
     """Predicted probabilities for uint8 or float images, in chunks (no full float copy).
 
     Args:
         model: a Keras model from :mod:`medlearn.models`.
         images: (N, H, W[, C]) uint8 0..255 or float 0..1.
         batch_size: images per forward pass.
+        views: test-time augmentation: average over these views (see :func:`tta_views`).
 
     Returns:
         float64 (N,) for a 1-unit (binary) model, else (N, units).
     """
     images = np.asarray(images)
-    chunks = [model.predict_on_batch(as_float_nhwc(images[i:i + batch_size]))
-              for i in range(0, len(images), batch_size)]
-    out = np.concatenate([np.asarray(c, dtype=np.float64) for c in chunks]) if chunks else np.empty((0, 1))
+    unknown = [v for v in views if v not in _VIEWS]
+    if unknown:
+        raise ValueError(f"views must be among {sorted(_VIEWS)}. Received: {unknown}")
+    chunks = []
+    for i in range(0, len(images), batch_size):
+        x = as_float_nhwc(images[i:i + batch_size])
+        preds = [np.asarray(model.predict_on_batch(np.ascontiguousarray(_VIEWS[v](x))), dtype=np.float64)
+                 for v in views]
+        chunks.append(np.mean(preds, axis=0))
+    out = np.concatenate(chunks) if chunks else np.empty((0, 1))
     return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out

@@ -33,6 +33,7 @@ class TrainResult:
         task: canonical task; ``label_names``: class names; ``dataset``: the dataset name.
         model_name: ``"logreg"``, ``"mlp"``, ``"cnn"``, ``"resnet"`` or the model's own name.
         augment: the augmentation policy used (``"none"`` when off).
+        tta: the test-time augmentation views averaged for ``val_scores`` / ``test_scores``.
         class_weight: {class: weight} used, or None.
         val_scores, test_scores: predicted probabilities ((N,) binary, (N, C) otherwise) or None.
         val_labels, test_labels: the matching true labels or None.
@@ -50,6 +51,7 @@ class TrainResult:
     dataset: str
     model_name: str
     augment: str
+    tta: list
     class_weight: dict | None
     val_scores: np.ndarray | None
     val_labels: np.ndarray | None
@@ -150,7 +152,8 @@ def _check_positive(name, value, kind=int):
 
 def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, learning_rate=None,
         augment="auto", class_weight="balanced", patience=None, seed=42, max_val=4000,
-        steps_per_epoch=None, deterministic=True, verbose=1, callbacks=None, **model_kwargs) -> TrainResult:
+        steps_per_epoch=None, tta="auto", deterministic=True, verbose=1, callbacks=None,
+        **model_kwargs) -> TrainResult:
     """Train a reference model on a dataset and score it on the test split.
 
     What it does, each step a lesson topic:
@@ -189,6 +192,9 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
         max_val: score at most this many (randomly chosen) validation images per epoch.
         steps_per_epoch: batches per epoch (default: one pass, at most 150 batches, so
             large datasets are validated regularly).
+        tta: test-time augmentation for the val/test predictions: ``"auto"`` averages over
+            the mirror images / quarter turns the augmentation policy allows (none for chest
+            X-rays), ``None`` predicts each image once, or a list of view names.
         deterministic: seed through :func:`medlearn.config.set_seed`, which also makes
             TensorFlow's kernels deterministic (same numbers on every run; on CPU about
             1.5x slower). ``False`` seeds Python, NumPy and Keras only: the run is
@@ -212,7 +218,7 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     import keras
 
     from medlearn.models import build_model, compile_model, encode_labels, output_spec, policy_for
-    from medlearn.train.batches import Batches, predict_proba
+    from medlearn.train.batches import Batches, predict_proba, tta_views
     from medlearn.train.callbacks import CosineSchedule, EpochLine, KeepBest, TimeBudget
 
     train, val, test = _split_parts(data)
@@ -305,15 +311,19 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     if verbose:
         print(f"stopped by {stopped_by} after {n_run} epochs, {seconds:.1f}s; "
               f"kept epoch {best} (val_auc {aucs[best - 1] if aucs else float('nan'):.3f})", flush=True)
-    val_scores = predict_proba(net, x_va)
+    if tta == "auto":
+        views = tta_views(policy_for(policy) if isinstance(policy, str) else policy)
+    else:
+        views = list(tta or ["identity"])
+    val_scores = predict_proba(net, x_va, views=views)
     test_scores = test_labels = None
     if test is not None:
         test_labels = np.asarray(test["labels"])
-        test_scores = predict_proba(net, test["images"])
+        test_scores = predict_proba(net, test["images"], views=views)
     return TrainResult(
         model=net, history=history, train_seconds=seconds, epochs=n_run, best_epoch=best,
         stopped_by=stopped_by, task=spec.task, label_names=names, dataset=dataset, model_name=model_name,
-        augment=getattr(policy, "name", policy) if policy is not None else "none",
+        augment=getattr(policy, "name", policy) if policy is not None else "none", tta=views,
         class_weight=cw, val_scores=val_scores, val_labels=y_va, test_scores=test_scores,
         test_labels=test_labels, params=int(net.count_params()))
 
