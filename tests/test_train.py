@@ -126,3 +126,26 @@ def test_batches_cover_every_image_once_per_pass_and_scale_to_unit_range():
     for p in range(4):
         assert sorted(seen[p * 10:(p + 1) * 10]) == list(range(10))
     assert as_float_nhwc(np.zeros((2, 3, 3), np.uint8)).shape == (2, 3, 3, 1)
+
+
+def test_tta_views_follow_the_anatomy():
+    from medlearn.models import policy_for
+    from medlearn.train.batches import tta_views
+
+    assert tta_views(policy_for("chestmnist")) == ["identity"]          # never mirror a chest film
+    assert tta_views(policy_for("breastmnist")) == ["identity", "hflip"]
+    assert tta_views(policy_for("pathmnist")) == ["identity", "hflip", "vflip", "rot90"]
+    assert tta_views(None) == ["identity"]
+
+
+def test_predict_proba_averages_the_views():
+    from medlearn.models import build_model
+    from medlearn.train import predict_proba
+
+    model = build_model("logreg", (6, 6, 1), 2, "binary")
+    x = np.random.default_rng(0).integers(0, 255, (5, 6, 6), dtype=np.uint8)
+    plain = predict_proba(model, x)
+    flipped = predict_proba(model, x[:, :, ::-1])
+    both = predict_proba(model, x, views=("identity", "hflip"), batch_size=2)
+    assert plain.shape == (5,)
+    np.testing.assert_allclose(both, (plain + flipped) / 2, rtol=1e-5)

@@ -12,8 +12,11 @@ from medlearn.train.core import TrainError, TrainResult, class_weights, default_
 __all__ = ["fit", "TrainResult", "TrainError", "class_weights", "default_batch_size", "predict_proba"]
 
 
-def predict_proba(model, images, *, batch_size: int = 512):
-    """Probabilities of ``model`` for uint8 or float images (see :func:`medlearn.train.batches.predict_proba`)."""
+def predict_proba(model, images, *, batch_size: int = 512, views=("identity",)):
+    """Probabilities of ``model`` for uint8 or float images, optionally averaged over test-time views.
+
+    See :func:`medlearn.train.batches.predict_proba`: (N,) for a binary model, else (N, units).
+    """
     from medlearn.train.batches import predict_proba as _predict
 
-    return _predict(model, images, batch_size=batch_size)
+    return _predict(model, images, batch_size=batch_size, views=views)
