@@ -172,9 +172,9 @@ def use_mixed_precision(enable: bool = True, *, policy: str = "auto", force: boo
 
     Mixed precision computes in 16-bit floats (twice the arithmetic throughput on
     tensor cores, half the activation memory) while the weights stay float32.
-    On a CPU it is slower, so without an accelerator this keeps ``float32`` and
-    says so in one line. Models must keep their output layer in float32 (a
-    float16 softmax/sigmoid loses precision near 0 and 1); medlearn's models do.
+    On a CPU it is usually slower, so without an accelerator this keeps ``float32``
+    and says so in one line. Models must keep their output layer in float32
+    (``Dense(..., dtype="float32")``): a float16 sigmoid/softmax rounds 0.9999 to 1.
 
     Args:
         enable: False sets the plain ``"float32"`` policy.
@@ -339,7 +339,9 @@ def compile_options(xla="auto", *, verbose: bool = True) -> dict:
     compiled kernels (less memory traffic, fewer kernel launches). On
     TensorFlow it is ``jit_compile=True``; JAX always compiles with XLA;
     PyTorch has no XLA (``jit_compile=True`` there means ``torch.compile``,
-    which medlearn leaves off).
+    which medlearn leaves off). Keras ignores ``jit_compile=True`` on TensorFlow
+    while op determinism is on (``medlearn.setup`` turns it on), so asking for
+    XLA there turns determinism off, with one line.
 
     Args:
         xla: ``True``, ``False`` or ``"auto"`` (Keras decides: XLA on JAX, and on
@@ -361,7 +363,21 @@ def compile_options(xla="auto", *, verbose: bool = True) -> dict:
     if backend == "jax" and xla is False:
         _say("on JAX every training step is XLA-compiled; jit_compile=False runs it op by op "
              "(for debugging; much slower).", verbose)
+    if backend == "tensorflow" and xla is True and _tf_determinism_on():
+        _say("op determinism is on (medlearn.setup), and Keras then silently drops jit_compile=True; "
+             "turning determinism off so XLA really runs.", verbose)
+        from tensorflow.python.framework import config as tf_config
+
+        tf_config.disable_op_determinism()
     return {"jit_compile": xla}
+
+
+def _tf_determinism_on() -> bool:
+    try:
+        from tensorflow.python.framework.config import is_op_determinism_enabled
+    except ImportError:  # a TensorFlow without the switch
+        return False
+    return bool(is_op_determinism_enabled())
 
 
 def _batches(data):
