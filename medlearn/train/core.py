@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from medlearn.config import ConfigError, fast, set_seed
+from medlearn.config import fast, set_seed
 from medlearn.errors import MedlearnError
 from medlearn.metrics.tasks import normalize_task
 
