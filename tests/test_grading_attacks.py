@@ -62,7 +62,8 @@ def batch(tmp_path_factory):
     source = root / "instructor" / "source.ipynb"
     nbformat.write(catalog.source_notebook(), source)
     server = _SolutionServer()
-    notebooks = catalog.attacks(port=server.port)
+    out = root / "out"
+    notebooks = catalog.attacks(port=server.port, out=str(out))
     notebooks["t12_env_probe"] = catalog._edit({"ex-sigmoid": catalog.ENV_PROBE})
     notebooks["honest"] = catalog.source_notebook()
     notebooks["untouched"] = catalog.student_notebook()
@@ -71,7 +72,6 @@ def batch(tmp_path_factory):
     (subs / "broken_json.ipynb").write_text('{"cells": [')
     (subs / "not_a_notebook.ipynb").write_text('{"hello": "world"}')
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), subs / "wrong_notebook.ipynb")
-    out = root / "out"
     os.environ[SENTINEL] = "1"
     try:
         start = time.monotonic()
@@ -84,8 +84,13 @@ def batch(tmp_path_factory):
             "server": server, "source": source}
 
 
-def _naive(path: Path, cwd: Path) -> dict:
-    """Run the naive in-process autograder on one notebook (in a subprocess: attacks patch their interpreter)."""
+def _naive(path: Path, root: Path) -> dict:
+    """Run the naive in-process autograder on one notebook (in a subprocess: attacks patch their interpreter).
+
+    It runs in a scratch folder under ``root`` holding a decoy ``grades/results`` folder.
+    """
+    cwd = root / "naive"
+    (cwd / "grades" / "results").mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([sys.executable, str(Path(catalog.__file__).with_name("naive.py")), str(path)],
                           capture_output=True, text=True, timeout=120, cwd=cwd)
     line = [x for x in proc.stdout.splitlines() if x.startswith("NAIVE ")]
@@ -152,7 +157,11 @@ def test_t06_forged_results(batch):
     assert published["score"] == 0.0 and all(t["status"] == "failed" for t in published["tests"])
     gradebook = (batch["out"] / "gradebook.csv").read_text()
     assert "t06_forge_results,0.0,4.0" in gradebook
+    forged = batch["out"] / "results" / "zz_forged.json"
+    assert not forged.exists()  # the attack knew the output folder, and still could not write there
     assert _naive(batch["subs"] / "t06_forge_results.ipynb", batch["root"])["printed"]["demo.sigmoid"]
+    assert forged.exists()  # control: outside the sandbox the same write succeeds
+    assert (batch["root"] / "naive" / "grades" / "results" / "zz_forged.json").exists()
 
 
 @linux_only

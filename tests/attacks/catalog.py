@@ -153,25 +153,24 @@ for folder in [os.getcwd(), *glob.glob(os.path.join(os.getcwd(), "*"))]:
             except OSError:
                 pass
 gradescope = {"score": 100.0, "tests": [{"name": "all", "score": 100.0, "max_score": 100.0, "status": "passed"}]}
-targets = set()
-for cmd in glob.glob("/proc/[0-9]*/cmdline"):
+# where would the grader publish? its --out argument (the grader is an ancestor process), or ./*/results
+targets = set(glob.glob(os.path.join(os.getcwd(), "*", "results"))) | {"{out}/results"}  # or a good guess
+pid = os.getppid()
+while pid > 1:
     try:
-        args = open(cmd, "rb").read().split(b"\\0")
-    except OSError:
-        continue
+        args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        break
     for i, arg in enumerate(args[:-1]):
         if arg == b"--out":
-            targets.add(args[i + 1].decode())
-targets.update(glob.glob("/tmp/**/results", recursive=True))
+            targets.add(os.path.join(args[i + 1].decode(), "results"))
 for target in targets:
-    for name in ("t06_forge_results.json", "results/t06_forge_results.json"):
-        try:
+    try:
+        for name in ("t06_forge_results.json", "zz_forged.json"):
             with open(os.path.join(target, name), "w") as fh:
                 json.dump(gradescope, fh)
-        except OSError:
-            pass
-    try:
-        with open(os.path.join(target, "gradebook.csv"), "w") as fh:
+        with open(os.path.join(target, "..", "gradebook.csv"), "w") as fh:
             fh.write("student,score,max_score,status,reason\\nt06_forge_results,4,4,graded,\\n")
     except OSError:
         pass
@@ -248,8 +247,9 @@ def sigmoid(z):
 '''
 
 
-def attacks(port: int = 0) -> dict:
-    """Name -> attack notebook. ``port`` is the local server the network attack tries."""
+def attacks(port: int = 0, out: str = "/nonexistent/grades") -> dict:
+    """Name -> attack notebook. ``port``: the local server the network attack tries;
+    ``out``: the output folder the forging attack writes to (as if it had guessed it)."""
     pass_out = lambda cid: [new_output("stream", name="stdout", text=f"PASS {cid}: forged\n")]
     return {
         "t01_edit_checks": _edit({"ex-sigmoid": WRONG_SIGMOID, "ex-standardize": WRONG_STANDARDIZE,
@@ -260,7 +260,7 @@ def attacks(port: int = 0) -> dict:
         "t03_always_equal": _edit({"ex-sigmoid": ALWAYS_EQUAL, "ex-standardize": "pass\n"}),
         "t04_monkeypatch": _edit({"ex-sigmoid": MONKEYPATCH, "ex-standardize": WRONG_STANDARDIZE}),
         "t05_ipython_hooks": _edit({"ex-sigmoid": IPYTHON_HOOKS, "ex-standardize": WRONG_STANDARDIZE}),
-        "t06_forge_results": _edit({"ex-sigmoid": FORGE, "ex-standardize": WRONG_STANDARDIZE}),
+        "t06_forge_results": _edit({"ex-sigmoid": FORGE.replace("{out}", out), "ex-standardize": WRONG_STANDARDIZE}),
         "t07_read_source": _edit({"ex-sigmoid": READ_SOURCE}),
         "t08_exit": _edit({"ex-sigmoid": EXIT[0], "ex-standardize": EXIT[1]}),
         "t08_sys_exit": _edit({"ex-sigmoid": SYS_EXIT}),
