@@ -77,8 +77,8 @@ def main(argv=None) -> dict:
         start = time.perf_counter()
         frame = grade(args.lesson, work / "subs", work / "out", jobs=args.jobs, limits=limits, progress=False)
         wall = time.perf_counter() - start
-        sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"]
-                          for p in (work / "out" / "results").glob("*.json")})
+        results = [work / "out" / "results" / f"{name}.json" for name in frame["student"]]
+        sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"] for p in results})
         plain, graded = [], []
         _plain_run(args.lesson, work)  # warm the file cache for both sides
         for _ in range(args.pairs):  # side by side, alternating, so machine load hits both alike
