@@ -8,6 +8,7 @@ with :func:`medlearn.grading.assign` and both copies are graded in the sandbox
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -31,8 +32,6 @@ def _with_exercises() -> list[Path]:
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", _with_exercises(), ids=lambda p: p.stem)
 def test_instructor_full_marks_student_zero(lesson, tmp_path):
-    from medlearn.grading.grader import SubmissionResult  # noqa: F401  (import check)
-
     release = tmp_path / "release"
     (student_copy,) = assign([lesson], release)
     subs = tmp_path / "submissions"
@@ -47,8 +46,6 @@ def test_instructor_full_marks_student_zero(lesson, tmp_path):
     assert teacher["status"] == "graded" and teacher["score"] == teacher["max_score"], (
         (out / "feedback" / "instructor.md").read_text())
     assert student["score"] == 0.0, (out / "feedback" / "student.md").read_text()
-
-    import json
 
     record = json.loads((out / "results" / "student.json").read_text())["extra_data"]["medlearn"]["result"]
     for check in record["checks"]:

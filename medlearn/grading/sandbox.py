@@ -20,6 +20,7 @@ Used by ``medlearn grade``.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["Limits", "RunResult", "run_job", "child_env", "landlock_rules", "platform_guarantees"]
+__all__ = ["Limits", "RunResult", "run_job", "child_env", "landlock_rules"]
 
 # Variables a normal notebook run may rely on; everything else is dropped.
 _PASS_ENV = (
@@ -89,20 +90,6 @@ def child_env(threads: int = 1, workdir: Path | None = None) -> dict:
     return env
 
 
-def platform_guarantees() -> dict:
-    """What the sandbox enforces on this machine, as ``{guard: bool}``."""
-    linux = sys.platform.startswith("linux")
-    mac_sb = sys.platform == "darwin" and shutil.which("sandbox-exec") is not None
-    return {
-        "wall_time": True,
-        "memory": linux,
-        "cpu_time": os.name == "posix",
-        "network": linux or mac_sb,
-        "hidden_paths": linux or mac_sb,
-        "pid_isolation": linux,
-    }
-
-
 def landlock_rules(extra_read=(), sys_path=()) -> dict:
     """The file allow-list the Linux child runs under (when the kernel has Landlock).
 
@@ -134,8 +121,6 @@ def landlock_rules(extra_read=(), sys_path=()) -> dict:
         pass
     too_broad = {"/", str(home)}
     read = sorted(os.path.realpath(p) for p in read if p and os.path.realpath(p) not in too_broad)
-    import glob
-
     devices = ["/dev"] + [f"/dev/{name}" for name in ("null", "zero", "full", "random", "urandom", "tty")]
     devices += sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))  # GPUs, for lesson 08
     return {"read": read, "write": ["/dev/shm"], "devices": devices}
