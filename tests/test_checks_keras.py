@@ -79,6 +79,14 @@ def test_tape_gradients():
 
     assert "None" in _hint("keras.tape_gradients", forgot_watch)
 
+    def per_sample_loss(W1, b1, W2, b2, X, y):
+        ws = [tf.Variable(w) for w in (W1, b1, W2, b2)]
+        with tf.GradientTape() as tape:
+            loss = _forward_loss(*ws, X, y, reduce=lambda t: t)   # forgot tf.reduce_mean
+        return loss, tape.gradient(loss, ws)
+
+    assert "one per sample" in _hint("keras.tape_gradients", per_sample_loss)
+
     def swapped(*a):
         loss, g = tape_ref(*a)
         return loss, [g[1], g[0], g[2], g[3]]
