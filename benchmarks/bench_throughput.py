@@ -235,13 +235,17 @@ def plot(results, path):
     fig, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 4), squeeze=False)
     for ax, size in zip(axes[0], sizes):
         lines = sorted({(r["precision"], r["xla"], r["feed"]) for r in ok if r["size"] == size})
+        colors = {k: f"C{i}" for i, k in enumerate(sorted({(p, x) for p, x, _ in lines}))}
         for precision, xla, feed in lines:
             pts = sorted((r["batch_size"], r["images_per_s"]) for r in ok if r["size"] == size
                          and (r["precision"], r["xla"], r["feed"]) == (precision, xla, feed))
             ax.plot(*zip(*pts), marker="o", linestyle="-" if feed == "memory" else "--",
+                    color=colors[(precision, xla)],
                     label=f"{precision}{' +XLA' if xla else ''}, {feed}")
         ax.set(xscale="log", xlabel="batch size", ylabel="training images / s", title=f"{size}x{size}")
+        ax.minorticks_off()
         ax.set_xticks(sorted({r["batch_size"] for r in ok}), labels=map(str, sorted({r["batch_size"] for r in ok})))
+        ax.set_ylim(bottom=0)
         ax.legend(fontsize=8)
     fig.suptitle(f"{ok[0]['model']} on {ok[0]['device']} (backend {ok[0]['backend']})", fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
