@@ -126,8 +126,14 @@ def make_feed(kind, pipeline, data, batch_size, size):
         from medlearn.datasets import make_tf_dataset
         from medlearn.models import augmentation_layers
 
-        aug = augmentation_layers("chest-xray", seed=0)
-        ds = make_tf_dataset(data, batch_size=batch_size, shuffle=True, augment=lambda xb: aug(xb, training=True),
+        steps = augmentation_layers("chest-xray", seed=0).layers
+
+        def augment(xb):  # layer by layer: each Keras preprocessing layer runs in tf.data on any backend
+            for layer in steps:
+                xb = layer(xb, training=True)
+            return xb
+
+        ds = make_tf_dataset(data, batch_size=batch_size, shuffle=True, augment=augment,
                              cache=True, drop_remainder=True, seed=0)
         return ds.map(lambda xb, yb: (xb, tf_cast(yb)[:, None])).repeat()
     return ArrayPipeline.make(data.images, y_all, batch_size)
