@@ -76,7 +76,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a reference model and print its clinical report",
         description="Train a reference model on a dataset, print the clinical report (sensitivity, "
-                    "specificity, PPV, NPV, F1, ROC-AUC, PR-AUC with 95%% CIs) and save figures, the "
+                    "specificity, PPV, NPV, F1, ROC-AUC, PR-AUC with 95% CIs) and save figures, the "
                     "model and the metrics.")
     p.add_argument("dataset", nargs="?", default="phantoms",
                    help="'phantoms' (default, embedded) or a MedMNIST name such as breastmnist")
