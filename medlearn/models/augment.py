@@ -174,12 +174,15 @@ def augmentation_layers(policy: str | AugmentPolicy, *, seed: int | None = None)
             (False, True): "vertical"}.get((policy.horizontal_flip, policy.vertical_flip))
     if flip:
         steps.append(layers.RandomFlip(flip, seed=seed))
+    # Nearest-neighbour sampling: bilinear interpolation would smooth the pixel noise of
+    # training images only, so BatchNorm would learn statistics the (unsmoothed) test images do not have.
+    nearest = dict(fill_mode="reflect", interpolation="nearest", seed=seed)
     if policy.rotation > 0:
-        steps.append(layers.RandomRotation(policy.rotation, fill_mode="reflect", seed=seed))
+        steps.append(layers.RandomRotation(policy.rotation, **nearest))
     if policy.zoom > 0:
-        steps.append(layers.RandomZoom(policy.zoom, fill_mode="reflect", seed=seed))
+        steps.append(layers.RandomZoom(policy.zoom, **nearest))
     if policy.shift > 0:
-        steps.append(layers.RandomTranslation(policy.shift, policy.shift, fill_mode="reflect", seed=seed))
+        steps.append(layers.RandomTranslation(policy.shift, policy.shift, **nearest))
     if not steps:  # policy "none": a pass-through layer (an empty Sequential cannot be called)
         return layers.Identity(name="augment")
     return keras.Sequential(steps, name="augment")
