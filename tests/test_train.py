@@ -149,3 +149,23 @@ def test_predict_proba_averages_the_views():
     both = predict_proba(model, x, views=("identity", "hflip"), batch_size=2)
     assert plain.shape == (5,)
     np.testing.assert_allclose(both, (plain + flipped) / 2, rtol=1e-5)
+
+
+def test_prior_correction_shifts_the_output_logit_by_log_weight_ratio():
+    from medlearn.models import build_model, output_spec
+    from medlearn.train.core import shift_output_bias
+
+    model = build_model("logreg", (4, 4, 1), 2, "binary")
+    x = np.random.default_rng(1).random((6, 4, 4, 1)).astype("float32")
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    before = logit(np.asarray(model.predict_on_batch(x), dtype=np.float64)[:, 0])
+    assert shift_output_bias(model, {0: 0.5, 1: 2.0}, output_spec("binary", 2))
+    after = logit(np.asarray(model.predict_on_batch(x), dtype=np.float64)[:, 0])
+    np.testing.assert_allclose(after, before - np.log(4.0), atol=1e-4)
+
+    multi = build_model("logreg", (4, 4, 1), 3, "multi-class")
+    p0 = np.asarray(multi.predict_on_batch(x), dtype=np.float64)
+    shift_output_bias(multi, {0: 1.0, 1: 2.0, 2: 4.0}, output_spec("multi-class", 3))
+    p1 = np.asarray(multi.predict_on_batch(x), dtype=np.float64)
+    expected = p0 / np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(p1, expected / expected.sum(1, keepdims=True), atol=1e-5)

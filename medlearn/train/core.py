@@ -13,7 +13,7 @@ from medlearn.config import fast, set_seed
 from medlearn.errors import MedlearnError
 from medlearn.metrics.tasks import normalize_task
 
-__all__ = ["TrainError", "TrainResult", "fit", "class_weights", "default_batch_size"]
+__all__ = ["TrainError", "TrainResult", "fit", "class_weights", "default_batch_size", "shift_output_bias"]
 
 
 class TrainError(MedlearnError, ValueError):
@@ -152,7 +152,7 @@ def _check_positive(name, value, kind=int):
 
 def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, learning_rate=None,
         augment="auto", class_weight="balanced", patience=None, seed=42, max_val=4000,
-        steps_per_epoch=None, tta="auto", deterministic=True, verbose=1, callbacks=None,
+        steps_per_epoch=None, tta="auto", prior_correction=True, deterministic=True, verbose=1, callbacks=None,
         **model_kwargs) -> TrainResult:
     """Train a reference model on a dataset and score it on the test split.
 
@@ -192,6 +192,11 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
         max_val: score at most this many (randomly chosen) validation images per epoch.
         steps_per_epoch: batches per epoch (default: one pass, at most 150 batches, so
             large datasets are validated regularly).
+        prior_correction: after training with class weights, shift the output layer's bias
+            by ``-log(weight)`` per class (binary: ``-log(w1 / w0)``), so the probabilities refer
+            to the real class frequencies again. The features learned with balanced weights
+            stay; only the decision at 0.5 / argmax stops favouring the rare class blindly
+            (choose a clinical threshold explicitly instead). Needs the builders' ``"output"`` layer.
         tta: test-time augmentation for the val/test predictions: ``"auto"`` averages over
             the mirror images / quarter turns the augmentation policy allows (none for chest
             X-rays), ``None`` predicts each image once, or a list of view names.
@@ -311,6 +316,8 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     if verbose:
         print(f"stopped by {stopped_by} after {n_run} epochs, {seconds:.1f}s; "
               f"kept epoch {best} (val_auc {aucs[best - 1] if aucs else float('nan'):.3f})", flush=True)
+    if prior_correction and cw:
+        shift_output_bias(net, cw, spec)
     if tta == "auto":
         views = tta_views(policy_for(policy) if isinstance(policy, str) else policy)
     else:
@@ -326,6 +333,30 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
         augment=getattr(policy, "name", policy) if policy is not None else "none", tta=views,
         class_weight=cw, val_scores=val_scores, val_labels=y_va, test_scores=test_scores,
         test_labels=test_labels, params=int(net.count_params()))
+
+
+def shift_output_bias(model, weights: dict, spec) -> bool:
+    """Undo the prior shift of class-weighted training in the output layer's bias.
+
+    Weighting class c by w_c multiplies its odds by w_c; subtracting ``log w_c`` from its
+    logit (``log(w1 / w0)`` for a single sigmoid unit) divides them back out.
+
+    Returns:
+        True if the model has an ``"output"`` Dense layer with a bias and was adjusted.
+    """
+    try:
+        layer = model.get_layer("output")
+    except ValueError:
+        return False
+    if not getattr(layer, "use_bias", False):
+        return False
+    kernel, bias = layer.get_weights()
+    if spec.units == 1:
+        bias = bias - np.log(weights.get(1, 1.0) / weights.get(0, 1.0))
+    else:
+        bias = bias - np.log([weights.get(c, 1.0) for c in range(spec.units)])
+    layer.set_weights([kernel, bias.astype(kernel.dtype)])
+    return True
 
 
 def _float(images):
