@@ -57,7 +57,9 @@ def _head(x, task, n_classes, dropout, name):
     spec = output_spec(task, n_classes)
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
-    return keras.layers.Dense(spec.units, activation=spec.activation, name="output")(x)
+    # float32 even under a mixed-precision policy: a float16 sigmoid/softmax saturates and
+    # its log underflows in the loss
+    return keras.layers.Dense(spec.units, activation=spec.activation, dtype="float32", name="output")(x)
 
 
 def _finish(inputs, outputs, name, task, n_classes, compile, learning_rate):
