@@ -76,6 +76,10 @@ def main(argv: list[str]) -> int:
     env.setdefault("MEDLEARN_FAST", "1")
     env.setdefault("MEDLEARN_OFFLINE", "1")
     env.setdefault("MPLBACKEND", "Agg")
+    if not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in rest):
+        # Lessons and TensorFlow tests are CPU-bound: one worker per core (at most 4);
+        # loadscope keeps each notebook's cells together in one worker, in order.
+        rest = ["-n", str(max(1, min(4, os.cpu_count() or 1))), "--dist", "loadscope", *rest]
     rc = subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT, env=env)
     if rc == 5:
         print("dev.py: pytest collected no tests — that is a failure, not a pass.", file=sys.stderr)
