@@ -193,9 +193,6 @@ def test_xla_request_switches_tensorflow_determinism_off(capsys):
             tf_config.disable_op_determinism()
 
 
-@pytest.mark.xfail(strict=True, reason="medlearn/models/builders.py _head builds Dense(units, activation, "
-                   "name='output') without dtype='float32', so under mixed precision the sigmoid/softmax runs "
-                   "in float16 (reported to the lead; remove this marker with the fix)")
 @pytest.mark.parametrize("name", ["cnn", "resnet"])
 def test_reference_models_keep_a_float32_output_under_mixed_precision(name):
     from medlearn.models import build_model
