@@ -71,11 +71,17 @@ def parse_args(argv=None):
     p.add_argument("--force-mixed", action="store_true", help="measure mixed precision without a GPU/TPU")
     p.add_argument("--out", type=Path, default=None, help="plot path (default benchmarks/out/throughput_<backend>.png)")
     args = p.parse_args(argv)
-    for name in ("precision", "feed"):
-        allowed = {"precision": {"float32", "mixed"}, "feed": {"memory", "pipeline"}}[name]
-        bad = set(getattr(args, name)) - allowed
+    for name in ("precision", "feed", "xla"):
+        allowed = {"precision": {"float32", "mixed"}, "feed": {"memory", "pipeline"}, "xla": {"off", "on"}}[name]
+        bad = set(getattr(args, name) or ()) - allowed
         if bad:
             p.error(f"--{name} takes {sorted(allowed)}. Received: {sorted(bad)}")
+    for name in ("sizes", "batch_sizes"):
+        if not getattr(args, name) or min(getattr(args, name)) < 1:
+            p.error(f"--{name.replace('_', '-')} takes positive integers. Received: {getattr(args, name)}")
+    for name in ("steps", "warmup", "images"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1. Received: {getattr(args, name)}")
     return args
 
 
@@ -150,7 +156,7 @@ def _repeat(x, y):
         yield x, y
 
 
-def build(args, size, precision_in_force, xla):
+def build(args, size, xla):
     import keras
 
     from medlearn.models import build_model, output_spec
@@ -189,7 +195,7 @@ def run(args):
                         elif xla == "on" and name == "torch":
                             row.update(status="skipped", reason="the torch backend has no XLA")
                         else:
-                            model = build(args, size, policy, xla == "on")
+                            model = build(args, size, xla == "on")
                             source = make_feed(feed, pipeline, data, batch, size)
                             row.update(status="ok", **mb.measure_throughput(
                                 model, source, batch_size=batch, steps=args.steps, warmup=args.warmup))
