@@ -132,22 +132,28 @@ def _nvidia_smi() -> list:
 
 def _check_accelerators(report: Report, probe_frameworks: bool) -> None:
     found = _nvidia_smi()
-    visible = []
-    if probe_frameworks and _dist_version("tensorflow"):
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    usable = None  # unknown unless we ask the framework
+    if probe_frameworks:
+        from medlearn.backend import devices
+        from medlearn.quiet import native_stderr_silenced
+
         try:
-            tf = importlib.import_module("tensorflow")
-            visible = [d.name for d in tf.config.list_physical_devices("GPU")]
-        except Exception as exc:  # a broken CUDA install must not kill the doctor
-            report.notes.append(f"TensorFlow could not list GPUs ({type(exc).__name__}: {exc}).")
+            with native_stderr_silenced():  # CUDA probing logs to fd 2 on machines without a GPU
+                usable = devices(backend)
+        except Exception as exc:  # a broken CUDA install or a bad KERAS_BACKEND must not kill the doctor
+            report.notes.append(f"could not ask {backend} for its devices ({type(exc).__name__}: {exc}).")
     report.accelerators = found
     if found:
         report.rows.append(("Accelerators", "; ".join(found)))
-        if probe_frameworks and _dist_version("tensorflow") and not visible:
+        if usable is not None and not usable:
             report.notes.append(
-                "a GPU is present but TensorFlow does not see it: install the GPU build with "
-                "`pip install -U 'tensorflow[and-cuda]>=2.16'` (Linux), or use KERAS_BACKEND=jax "
-                "with a CUDA build of JAX."
+                f"a GPU is present but Keras' backend ({backend}) does not see it: install TensorFlow's GPU "
+                "build with `pip install -U 'tensorflow[and-cuda]>=2.16'` (Linux), or use a CUDA build of "
+                "JAX or PyTorch with `export KERAS_BACKEND=jax` (or torch)."
             )
+    elif usable:
+        report.rows.append(("Accelerators", "; ".join(f"{d.kind} {d.name} ({d.description})" for d in usable)))
     else:
         report.rows.append(("Accelerators", "CPU only — lessons run, lesson 08 will be slow"))
 
@@ -189,7 +195,8 @@ def run_doctor(*, print_report: bool = True, probe_frameworks: bool = True,
 
     Args:
         print_report: print the report.
-        probe_frameworks: import TensorFlow to list GPUs (slow; the tests turn it off).
+        probe_frameworks: ask Keras' backend (TensorFlow, JAX or PyTorch) which GPUs it can
+            use (slow: imports the framework; the tests turn it off).
         versions: override installed distribution versions (tests fake Keras 2 etc.),
             e.g. ``{"tensorflow": "2.15.0", "keras": "2.15.0"}``.
         version_info: override ``sys.version_info`` (tests fake Python 3.9).
@@ -219,5 +226,5 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("doctor", help="check what this machine can do for the course",
                               description="Check Python, TensorFlow/Keras, GPUs, the data folder and flags.")
     p.add_argument("--no-gpu-probe", action="store_true",
-                   help="do not import TensorFlow to list GPUs (faster)")
+                   help="do not import the Keras backend to list the GPUs it can use (faster)")
     p.set_defaults(func=_main)

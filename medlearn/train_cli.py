@@ -146,8 +146,10 @@ def run(args) -> int:
         _writable_dir(json_path.parent, "--json's folder")
 
     data = _load(dataset, args.size, args.data_dir)   # DatasetError (a MedlearnError) if unavailable
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from medlearn.quiet import import_framework
     from medlearn.train import fit
+
+    import_framework()  # TensorFlow's native start-up log lines are not for learners
 
     epochs, budget = args.epochs, args.time_budget
     if epochs is None and budget is None:

@@ -91,3 +91,24 @@ def test_cli_doctor_exits_non_zero_with_the_fix(tmp_path):
     out = _cli("doctor", "--no-gpu-probe", env_extra={"MEDLEARN_DATA": str(f)})
     assert out.returncode == 1
     assert "MEDLEARN_DATA" in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
+def test_gpu_that_the_backend_cannot_use_gets_the_fix(monkeypatch):
+    import medlearn.backend
+    import medlearn.diagnostics as d
+
+    monkeypatch.setattr(d, "_nvidia_smi", lambda: ["NVIDIA H200, 143771 MiB"])
+    monkeypatch.setattr(medlearn.backend, "devices", lambda backend=None, **kw: [])
+    report = run_doctor(print_report=False, probe_frameworks=True, versions=GOOD, version_info=(3, 11, 0))
+    assert any("does not see it" in n and "tensorflow[and-cuda]" in n for n in report.notes)
+
+
+def test_accelerators_a_backend_sees_without_nvidia_smi_are_listed(monkeypatch):
+    import medlearn.backend
+    import medlearn.diagnostics as d
+
+    monkeypatch.setattr(d, "_nvidia_smi", lambda: [])
+    dev = medlearn.backend.Device("jax", "GPU", "cuda:0", "NVIDIA H200")
+    monkeypatch.setattr(medlearn.backend, "devices", lambda backend=None, **kw: [dev])
+    report = run_doctor(print_report=False, probe_frameworks=True, versions=GOOD, version_info=(3, 11, 0))
+    assert "NVIDIA H200" in dict(report.rows)["Accelerators"]
