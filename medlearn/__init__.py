@@ -44,7 +44,8 @@ def setup(seed: int = 42, *, quiet_tf: bool = True) -> int:
 
     Args:
         seed: the seed for Python, NumPy and (once imported) Keras.
-        quiet_tf: set ``TF_CPP_MIN_LOG_LEVEL=3`` and ``TF_ENABLE_ONEDNN_OPTS=0``.
+        quiet_tf: set ``TF_CPP_MIN_LOG_LEVEL=3`` and ``TF_ENABLE_ONEDNN_OPTS=0``, and make the
+            first ``import tensorflow`` silent on the native stderr (no CUDA messages on a laptop).
 
     Returns:
         The seed.
@@ -54,6 +55,9 @@ def setup(seed: int = 42, *, quiet_tf: bool = True) -> int:
     if quiet_tf:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        from medlearn.quiet import quiet_tensorflow_import
+
+        quiet_tensorflow_import()
     return set_seed(seed)
 
 

@@ -23,3 +23,19 @@ def test_train_and_doctor_print_no_tensorflow_start_up_lines():
     assert out.returncode == 0, out.stdout + out.stderr
     for noise in ("absl::InitializeLog", "cuda drivers", "cuInit"):
         assert noise not in out.stderr + out.stdout
+
+
+def test_setup_makes_the_first_tensorflow_import_quiet_and_working():
+    code = (
+        "import sys, medlearn\n"
+        "medlearn.setup(1)\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "import keras, tensorflow as tf\n"
+        "print(float(tf.reduce_sum(tf.constant([1.0, 2.0]))), keras.backend.backend())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "KERAS_BACKEND": "tensorflow"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["3.0", "tensorflow"]
+    for noise in ("absl::InitializeLog", "cuda drivers", "cuInit", "oneDNN"):
+        assert noise not in out.stderr, out.stderr
