@@ -12,7 +12,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 
 def _time_import(statement: str, repeat: int) -> float:

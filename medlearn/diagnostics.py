@@ -10,7 +10,6 @@ Used in lesson 08 and in every lesson's first cell (``medlearn.doctor()``).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import importlib.metadata as md
 import os
 import platform

@@ -148,7 +148,7 @@ class ClinicalReport:
             lines.append(f"  {k:<13}{e.value:7.3f}   [{e.low:.3f}, {e.high:.3f}]")
         if self.per_class:
             cols = [c for c in ("sensitivity", "specificity", "ppv", "npv", "f1", "roc_auc")]
-            lines.append(f"  per class     " + "".join(f"{c[:11]:>12}" for c in cols))
+            lines.append("  per class     " + "".join(f"{c[:11]:>12}" for c in cols))
             for name, m in self.per_class.items():
                 lines.append(f"  {str(name)[:13]:<13} " + "".join(f"{m[c].value:12.3f}" for c in cols))
         if self.confusion.ndim == 2:
