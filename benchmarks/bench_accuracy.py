@@ -73,7 +73,8 @@ def main(argv=None) -> int:
             row = {"dataset": name, "model": model, "seed": seed, "acc": round(s["acc"], 4),
                    "auc": round(s["auc"], 4), "ref_acc": ref.get("ACC"), "ref_auc": ref.get("AUC"),
                    "train_seconds": round(result.train_seconds, 1), "epochs": result.epochs,
-                   "best_epoch": result.best_epoch, "params": result.params,
+                   "best_epoch": result.best_epoch, "averaged_epochs": result.averaged_epochs,
+                   "params": result.params,
                    "total_seconds": round(time.perf_counter() - t0, 1)}
             rows.append(row)
             d_acc = f"{row['acc'] - ref['ACC']:+7.3f}" if ref else "      -"

@@ -83,6 +83,8 @@ def test_large_data_path_uses_short_epochs():
     ({"time_budget": -1}, "time_budget must be a positive number"),
     ({"class_weight": "inverse"}, "class_weight must be"),
     ({"model": "vgg"}, "model must be one of"),
+    ({"average_tail": 1.5}, "average_tail must be a share of the epochs in \\(0, 1\\].*average_tail=1.5"),
+    ({"average_tail": "last"}, "average_tail must be"),
 ])
 def test_bad_arguments_raise_named_errors(kwargs, match):
     with pytest.raises(Exception, match=match) as info:
@@ -169,3 +171,63 @@ def test_prior_correction_shifts_the_output_logit_by_log_weight_ratio():
     p1 = np.asarray(multi.predict_on_batch(x), dtype=np.float64)
     expected = p0 / np.array([1.0, 2.0, 4.0])
     np.testing.assert_allclose(p1, expected / expected.sum(1, keepdims=True), atol=1e-5)
+
+
+def _epoch_weights(model, value):
+    """Set every float weight of ``model`` to ``value`` (a known per-epoch snapshot)."""
+    model.set_weights([np.full(w.shape, value, w.dtype) for w in model.get_weights()])
+
+
+def test_tail_average_is_the_mean_of_the_last_quarter_of_epochs():
+    from medlearn.models import build_model
+    from medlearn.train.callbacks import TailAverage
+
+    model = build_model("logreg", (4, 4, 1), 2, "binary")
+    tail = TailAverage(0.25)
+    tail.set_model(model)
+    for epoch in range(10):  # epoch e has every weight equal to e
+        _epoch_weights(model, float(epoch))
+        tail.on_epoch_end(epoch)
+        first, last = tail.window()
+        assert last == epoch and last - first + 1 == int(np.ceil(0.25 * (epoch + 1)))
+        assert [e for e, _ in tail.snapshots] == list(range(first, last + 1))  # nothing older is kept
+    averaged = tail.average()
+    assert tail.window() == (7, 9)  # ceil(2.5) = 3 epochs: 7, 8, 9
+    for w, ref in zip(averaged, model.get_weights()):
+        assert w.shape == ref.shape and w.dtype == ref.dtype
+        np.testing.assert_allclose(w, 8.0)  # mean of 7, 8, 9
+
+    short = TailAverage(0.25)
+    short.set_model(model)
+    for epoch in range(3):
+        short.on_epoch_end(epoch)
+    assert short.average() is None  # a 1-epoch window is no average
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        TailAverage(0.0)
+
+
+def test_fit_averages_the_tail_or_keeps_the_best_epoch():
+    import keras
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append(self.model.get_weights())
+
+    rec = Record()
+    kw = dict(model="logreg", epochs=8, patience=100, verbose=0, augment=None, learning_rate=1e-2,
+              prior_correction=False)
+    averaged = fit(_data(), callbacks=[rec], **kw)
+    assert averaged.averaged_epochs == (7, 8)
+    assert averaged.scores()["acc"] >= 0.9
+    for w, w7, w8 in zip(averaged.model.get_weights(), rec.weights[6], rec.weights[7]):
+        np.testing.assert_allclose(w, (w7 + w8) / 2, rtol=1e-5, atol=1e-6)
+
+    rec = Record()
+    best = fit(_data(), callbacks=[rec], average_tail=None, **kw)
+    assert best.averaged_epochs is None
+    for w, ref in zip(best.model.get_weights(), rec.weights[best.best_epoch - 1]):
+        np.testing.assert_allclose(w, ref)

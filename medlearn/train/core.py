@@ -25,10 +25,13 @@ class TrainResult:
     """What :func:`fit` returns.
 
     Attributes:
-        model: the trained ``keras.Model`` (best weights by validation AUC).
+        model: the trained ``keras.Model`` (the average of the last epochs' weights, see
+            ``averaged_epochs``; else the best epoch's weights by validation AUC).
         history: per-epoch logs, ``{"loss": [...], "val_auc": [...], ...}``.
         train_seconds: wall-clock seconds spent in ``model.fit``.
-        epochs: epochs run; ``best_epoch``: the 1-based epoch whose weights were kept.
+        epochs: epochs run; ``best_epoch``: the 1-based epoch with the best validation AUC.
+        averaged_epochs: 1-based ``(first, last)`` epochs whose weights were averaged into
+            ``model``, or None when the best epoch's weights were kept.
         stopped_by: ``"epochs"``, ``"time budget"`` or ``"early stopping"``.
         task: canonical task; ``label_names``: class names; ``dataset``: the dataset name.
         model_name: ``"logreg"``, ``"mlp"``, ``"cnn"``, ``"resnet"`` or the model's own name.
@@ -58,6 +61,7 @@ class TrainResult:
     test_scores: np.ndarray | None
     test_labels: np.ndarray | None
     params: int
+    averaged_epochs: tuple | None = None
 
     def scores(self, split: str = "test") -> dict:
         """MedMNIST-evaluator ``{"acc", "auc"}`` on ``"test"`` or ``"val"``."""
@@ -151,7 +155,7 @@ def _check_positive(name, value, kind=int):
 
 
 def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, learning_rate=None,
-        augment="auto", class_weight="balanced", patience=None, seed=42, max_val=4000,
+        augment="auto", class_weight="balanced", patience=None, average_tail=0.25, seed=42, max_val=4000,
         steps_per_epoch=None, tta="auto", prior_correction=True, deterministic=True, verbose=1, callbacks=None,
         **model_kwargs) -> TrainResult:
     """Train a reference model on a dataset and score it on the test split.
@@ -163,9 +167,11 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
        no left-right flip for chest X-rays, free rotation for pathology ...);
     3. weights the loss by class against imbalance (``class_weight="balanced"``);
     4. trains with AdamW and a cosine learning-rate decay, checking the validation
-       ROC-AUC after every epoch, keeping the best weights and stopping early when it
-       stops improving (``patience``), or when ``epochs`` or ``time_budget`` run out;
-    5. predicts the validation and test splits.
+       ROC-AUC after every epoch and stopping early when it stops improving
+       (``patience``), or when ``epochs`` or ``time_budget`` run out;
+    5. averages the weights of the last quarter of the epochs (``average_tail``,
+       stochastic weight averaging) - or keeps the best epoch's weights;
+    6. predicts the validation and test splits.
 
     Seeds go through :func:`medlearn.config.set_seed`, so a run is reproducible on one
     machine with one backend. Keras is imported here, not at module import.
@@ -188,6 +194,12 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
         patience: epochs without a better ``val_auc`` before stopping (default 15 with a
             time budget, else max(5, epochs // 3)). Epochs are judged (and the best one kept)
             only once a quarter of the epochs or of the budget has passed.
+        average_tail: the share of the epochs run, counted back from the last, whose
+            weights are averaged into the final model (0.25: the last quarter). The
+            average of several late epochs is less noisy than any one of them, and it
+            does not hinge on picking one epoch by a small, noisy validation set. None
+            (or 0) keeps the best epoch by validation AUC instead, as do runs too short
+            for a window of 2 epochs.
         seed: seed for weights, augmentation and shuffling.
         max_val: score at most this many (randomly chosen) validation images per epoch.
         steps_per_epoch: batches per epoch (default: one pass, at most 150 batches, so
@@ -224,7 +236,7 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
 
     from medlearn.models import build_model, compile_model, encode_labels, output_spec, policy_for
     from medlearn.train.batches import Batches, predict_proba, tta_views
-    from medlearn.train.callbacks import CosineSchedule, EpochLine, KeepBest, TimeBudget
+    from medlearn.train.callbacks import CosineSchedule, EpochLine, KeepBest, TailAverage, TimeBudget
 
     train, val, test = _split_parts(data)
     task = normalize_task(data.get("task") or train.get("task", ""))
@@ -258,6 +270,14 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     _check_positive("batch_size", batch_size)
     if patience is None:
         patience = 15 if time_budget else max(5, int(epochs) // 3)
+    if average_tail is not None and average_tail is not False and average_tail != 0:
+        ok = (not isinstance(average_tail, bool) and isinstance(average_tail, (int, float, np.integer, np.floating))
+              and 0 < average_tail <= 1)
+        if not ok:
+            raise TrainError("average_tail must be a share of the epochs in (0, 1], e.g. 0.25, or None to keep "
+                             f"the best epoch. Received: average_tail={average_tail!r}")
+    else:
+        average_tail = None
 
     if deterministic:  # Keras is imported above, so set_seed seeds it too
         set_seed(seed)
@@ -300,7 +320,8 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     n_epochs = int(epochs)
     stopper = KeepBest("val_auc", patience=patience,
                        ready=lambda epoch: epoch + 1 >= n_epochs // 4 or schedule.progress() >= 0.25)
-    cbs = [schedule, stopper] + ([budget] if budget else []) + list(callbacks or [])
+    tail = TailAverage(float(average_tail)) if average_tail else None
+    cbs = [schedule, stopper] + ([tail] if tail else []) + ([budget] if budget else []) + list(callbacks or [])
     if verbose:
         cbs.append(EpochLine("val_auc", schedule))
     start = time.perf_counter()
@@ -313,9 +334,15 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
     best = (stopper.best_epoch + 1) if stopper.best_epoch is not None else n_run
     stopped_by = ("time budget" if budget is not None and budget.stopped else
                   "early stopping" if stopper.stopped else "epochs")
+    averaged = tail.average() if tail is not None else None
+    window = None
+    if averaged is not None:  # replaces the best epoch's weights that KeepBest restored
+        net.set_weights(averaged)
+        window = tuple(e + 1 for e in tail.window())
     if verbose:
-        print(f"stopped by {stopped_by} after {n_run} epochs, {seconds:.1f}s; "
-              f"kept epoch {best} (val_auc {aucs[best - 1] if aucs else float('nan'):.3f})", flush=True)
+        kept = (f"averaged epochs {window[0]}-{window[1]}" if window else
+                f"kept epoch {best} (val_auc {aucs[best - 1] if aucs else float('nan'):.3f})")
+        print(f"stopped by {stopped_by} after {n_run} epochs, {seconds:.1f}s; {kept}", flush=True)
     if prior_correction and cw:
         shift_output_bias(net, cw, spec)
     if tta == "auto":
@@ -332,7 +359,7 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
         stopped_by=stopped_by, task=spec.task, label_names=names, dataset=dataset, model_name=model_name,
         augment=getattr(policy, "name", policy) if policy is not None else "none", tta=views,
         class_weight=cw, val_scores=val_scores, val_labels=y_va, test_scores=test_scores,
-        test_labels=test_labels, params=int(net.count_params()))
+        test_labels=test_labels, params=int(net.count_params()), averaged_epochs=window)
 
 
 def shift_output_bias(model, weights: dict, spec) -> bool:
