@@ -50,8 +50,10 @@ def main(argv=None) -> int:
     p.add_argument("--verbose", action="store_true", help="per-epoch lines")
     args = p.parse_args(argv)
 
+    from medlearn.quiet import import_framework
     from medlearn.train import fit
 
+    import_framework()  # keep TensorFlow's native start-up lines out of the table
     names = _present(args.data_dir, args.datasets)
     if not names:
         print("no MedMNIST 28x28 file in the data folder; put e.g. breastmnist.npz there "
