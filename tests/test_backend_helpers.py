@@ -134,6 +134,8 @@ def test_distribution_rejects_unknown_strategy():
 
 
 def test_compile_options(monkeypatch, capsys):
+    # Another test in this process may have turned TF op determinism on (set_seed); that case has its own test.
+    monkeypatch.setattr(backend, "_tf_determinism_on", lambda: False)
     assert backend.compile_options(True) == {"jit_compile": True}
     assert backend.compile_options(False) == {"jit_compile": False}
     assert backend.compile_options() == {"jit_compile": "auto"}
@@ -144,6 +146,22 @@ def test_compile_options(monkeypatch, capsys):
     for bad in ("yes", 1, None):
         with pytest.raises(ConfigError, match="Received: xla="):
             backend.compile_options(bad)
+
+
+def test_xla_request_turns_tf_op_determinism_off_with_one_line(monkeypatch, capsys):
+    pytest.importorskip("tensorflow")
+    from tensorflow.python.framework import config as tf_config
+
+    monkeypatch.setattr(backend, "backend_name", lambda: "tensorflow")
+    was_on = tf_config.is_op_determinism_enabled()
+    tf_config.enable_op_determinism()
+    try:
+        assert backend.compile_options(True) == {"jit_compile": True}
+        assert not tf_config.is_op_determinism_enabled()
+        out = _lines(capsys.readouterr().out)
+        assert len(out) == 1 and "determinism" in out[0]
+    finally:
+        (tf_config.enable_op_determinism if was_on else tf_config.disable_op_determinism)()
 
 
 def test_measure_input_counts_images_and_needs_enough_batches():
