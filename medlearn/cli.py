@@ -13,6 +13,28 @@ import sys
 
 from medlearn.errors import MedlearnError
 
+def number_type(kind=int, *, minimum=0, strict=False):
+    """An ``argparse`` type: a ``kind`` (int or float) >= ``minimum`` (> when ``strict``).
+
+    Shared by the topic subcommands so every bad number reads the same:
+    ``argument --epochs: must be an integer >= 1. Received: '0'`` and exit 2.
+    """
+    what = "an integer" if kind is int else "a number"
+    bound = f"{'>' if strict else '>='} {minimum:g}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} {bound}. Received: {text!r}") from None
+        if value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {what} {bound}. Received: {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 # Order is the order shown in --help.
 _COMMAND_MODULES = (
     "medlearn.diagnostics",

@@ -15,12 +15,12 @@ Keras, matplotlib and the data are imported inside :func:`run`, so
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 from pathlib import Path
 
+from medlearn.cli import number_type
 from medlearn.errors import MedlearnError
 
 __all__ = ["register", "run", "default_model", "default_schedule", "TrainCliError"]
@@ -51,26 +51,6 @@ def default_schedule(dataset: str) -> tuple[int | None, float | None]:
     return None, fast(120.0, 20.0)
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (at least 1). Received: {text}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds. Received: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds. Received: {text}")
-    return value
-
-
 def register(subparsers) -> None:
     """Add the ``train`` subcommand to the ``medlearn`` parser."""
     p = subparsers.add_parser(
@@ -83,16 +63,17 @@ def register(subparsers) -> None:
     p.add_argument("--model", choices=MODEL_CHOICES, default=None,
                    help="reference model (default: the best one for the dataset)")
     p.add_argument("--size", type=int, default=28, help="MedMNIST image size: 28, 64, 128 or 224 (default 28)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
+    p.add_argument("--epochs", type=number_type(int, minimum=1), default=None,
                    help="train for at most N epochs instead of a time budget")
-    p.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+    p.add_argument("--time-budget", type=number_type(float, minimum=0, strict=True), default=None,
+                   metavar="SECONDS",
                    help="stop training after this many seconds (default: phantoms 8 epochs, MedMNIST "
                         "120 s; with MEDLEARN_FAST=1 2 epochs / 20 s)")
     p.add_argument("--data-dir", default=None, help="data folder (default: MEDLEARN_DATA or the user cache)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<time>-<dataset>-<model>)")
     p.add_argument("--json", default=None, metavar="FILE", help="write a one-object JSON summary to FILE")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument("--bootstrap", type=int, default=None,
+    p.add_argument("--bootstrap", type=number_type(int, minimum=0), default=None,
                    help="bootstrap resamples for the CIs (default 1000; 200 for test sets over 10 000 images)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     p.set_defaults(func=run)
@@ -136,8 +117,6 @@ def run(args) -> int:
     """Carry out ``medlearn train`` (see the module docstring). Returns the exit status."""
     dataset = str(args.dataset).strip().lower()
     model = args.model or default_model(dataset)
-    if args.bootstrap is not None and args.bootstrap < 0:
-        raise TrainCliError(f"--bootstrap must be 0 or more. Received: --bootstrap {args.bootstrap}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{stamp}-{dataset}-{model}"
     out = _writable_dir(out.expanduser(), "--out")

@@ -29,3 +29,20 @@ def test_bad_usage_exits_2_with_usage(argv, capsys):
 def test_console_script_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "medlearn", "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("medlearn ")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--epochs", "0"], "--epochs: must be an integer >= 1. Received: '0'"),
+    (["train", "--time-budget", "0"], "--time-budget: must be a number > 0. Received: '0'"),
+    (["train", "--bootstrap", "-1"], "--bootstrap: must be an integer >= 0. Received: '-1'"),
+    (["train", "--epochs", "ten"], "--epochs: must be an integer >= 1. Received: 'ten'"),
+    (["grade", "--assignment", "a.ipynb", "--out", "o", "--timeout", "0", "s.ipynb"],
+     "--timeout: must be a number > 0. Received: '0'"),
+    (["grade", "--assignment", "a.ipynb", "--out", "o", "--jobs", "0", "s.ipynb"],
+     "--jobs: must be an integer >= 1. Received: '0'"),
+])
+def test_bad_numbers_say_what_is_expected(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err

@@ -5,10 +5,9 @@ Heavy imports (nbformat, pandas, NumPy) happen inside the handlers so
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from medlearn.grading.errors import GradingError
+from medlearn.cli import number_type
 
 
 def _assign(args) -> int:
@@ -19,26 +18,12 @@ def _assign(args) -> int:
     return 0
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0, received {text!r}")
-        return value
-    return parse
-
-
 def _grade(args) -> int:
     from pathlib import Path
 
     from medlearn.grading.gradebook import grade
     from medlearn.grading.sandbox import Limits
 
-    if args.timeout <= 0:
-        raise GradingError(f"--timeout must be > 0 seconds. Received: --timeout {args.timeout}")
     limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, fsize_mb=256, threads=args.threads)
     frame = grade(args.assignment, args.submissions, args.out, jobs=args.jobs, limits=limits, salt=args.salt,
                   progress=not args.quiet and sys.stderr.isatty(), force=args.force, extra_read=args.allow_read)
@@ -73,10 +58,14 @@ def register(subparsers) -> None:
     g.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="submitted .ipynb files or folders of them")
     g.add_argument("--assignment", required=True, metavar="SOURCE.ipynb", help="the instructor's source notebook")
     g.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    g.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPU count)")
-    g.add_argument("--timeout", type=_positive(float), default=300.0, help="seconds per submission (default 300)")
-    g.add_argument("--memory-mb", type=_positive(int), default=6144, help="memory limit per submission, MiB (0 = none)")
-    g.add_argument("--threads", type=_positive(int), default=1, help="BLAS threads per submission (default 1)")
+    g.add_argument("--jobs", type=number_type(int, minimum=1), default=None,
+                   help="submissions graded at once (default: CPU count)")
+    g.add_argument("--timeout", type=number_type(float, minimum=0, strict=True), default=300.0,
+                   help="seconds per submission (default 300)")
+    g.add_argument("--memory-mb", type=number_type(int, minimum=0), default=6144,
+                   help="memory limit per submission, MiB (0 = none)")
+    g.add_argument("--threads", type=number_type(int, minimum=1), default=1,
+                   help="BLAS threads per submission (default 1)")
     g.add_argument("--salt", default=None, help="secret mixed into hidden-check seeds (default: the source's hash)")
     g.add_argument("--allow-read", action="append", default=[], metavar="DIR",
                    help="a folder the sandbox may read besides Python, medlearn and the data folders (repeatable)")
