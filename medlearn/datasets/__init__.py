@@ -42,6 +42,11 @@ _LAZY = {
     "to_arrays": "keras_io",
     "encode_labels": "keras_io",
     "make_tf_dataset": "keras_io",
+    "corrupt": "corruptions",
+    "corruptions_for": "corruptions",
+    "CORRUPTIONS": "corruptions",
+    "patient_split": "splits",
+    "check_patient_split": "splits",
 }
 
 __all__ = ["Bunch", "DatasetError", *_LAZY]

@@ -104,6 +104,10 @@ class ClinicalReport:
         medmnist: ``{"acc", "auc"}`` computed as MedMNIST's evaluator does.
         level: the confidence level of the intervals.
         n_bootstrap: bootstrap replicates used.
+        groups: with ``groups=``: group name -> {metric name -> Estimate} (the summary of that
+            group's cases alone, same threshold); else empty.
+        gaps: with ``groups=``: metric name -> ``{"gap", "best", "worst"}``, the largest difference
+            between two groups' point estimates (always >= 0) and which groups they are.
     """
 
     task: str
@@ -116,6 +120,8 @@ class ClinicalReport:
     medmnist: dict
     level: float
     n_bootstrap: int
+    groups: dict = dataclasses.field(default_factory=dict)
+    gaps: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data: ``{"summary": {name: {"value", "low", "high"}}, ...}``."""
@@ -126,6 +132,8 @@ class ClinicalReport:
             "summary": {k: est(v) for k, v in self.summary.items()},
             "per_class": {c: {k: est(v) for k, v in m.items()} for c, m in self.per_class.items()},
             "confusion": self.confusion.tolist(), "medmnist": dict(self.medmnist),
+            "groups": {g: {k: est(v) for k, v in m.items()} for g, m in self.groups.items()},
+            "gaps": {k: {**v, "gap": _num(v["gap"])} for k, v in self.gaps.items()},
         }
 
     def to_frame(self):
@@ -156,6 +164,13 @@ class ClinicalReport:
             width = max(6, len(str(self.confusion.max())) + 2)
             for i, row in enumerate(self.confusion):
                 lines.append(f"  {str(self.label_names[i])[:13]:<13}" + "".join(f"{v:{width}d}" for v in row))
+        if self.groups:
+            cols = ("sensitivity", "specificity", "ppv", "roc_auc")
+            lines.append("  per group     " + "".join(f"{c[:11]:>20}" for c in cols))
+            for name, m in self.groups.items():
+                lines.append(f"  {str(name)[:13]:<13} " + "".join(f"{format(m[c], '.2f'):>20}" for c in cols))
+            lines.append("  largest gap   " + "".join(
+                f"{self.gaps[c]['gap']:>20.3f}" for c in cols))
         lines.append(f"MedMNIST evaluator: ACC {self.medmnist['acc']:.3f}  AUC {self.medmnist['auc']:.3f}")
         return "\n".join(lines)
 
@@ -184,7 +199,7 @@ def _point_estimates(positive, predicted, score):
 
 
 def clinical_report(y_true, y_score, task="binary", *, threshold: float = 0.5, label_names=None,
-                    n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0) -> ClinicalReport:
+                    n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0, groups=None) -> ClinicalReport:
     """Sensitivity, specificity, PPV, NPV, F1, accuracy, ROC-AUC and PR-AUC with bootstrap CIs.
 
     Args:
@@ -198,12 +213,16 @@ def clinical_report(y_true, y_score, task="binary", *, threshold: float = 0.5, l
         n_bootstrap: bootstrap replicates (0 = no intervals, NaN bounds).
         level: confidence level of the intervals, in (0, 1).
         seed: seed of the bootstrap.
+        groups: optional (N,) group of each case (site, sex, age band ...): the report then also
+            holds every metric per group, with its CI (``report.groups``), and the largest gap
+            between two groups (``report.gaps``). Used in lesson 13.
 
     Returns:
         A :class:`ClinicalReport` (``print(report)`` shows the table).
 
     Raises:
-        MetricsError: shapes that do not fit the task, or bad ``level`` / ``n_bootstrap``.
+        MetricsError: shapes that do not fit the task, bad ``level`` / ``n_bootstrap``, or
+            ``groups`` whose length differs from the labels'.
 
     Example:
         >>> r = clinical_report([0, 0, 1, 1], [0.2, 0.6, 0.7, 0.9], "binary", n_bootstrap=0)
@@ -275,9 +294,33 @@ def clinical_report(y_true, y_score, task="binary", *, threshold: float = 0.5, l
         else:
             acc_draws = np.concatenate(acc_samples) if acc_samples else []
         summary["accuracy"] = estimate(acc_point, acc_draws)
+    by_group, gaps = {}, {}
+    if groups is not None:
+        by_group, gaps = _per_group(y_true, y_score, task, groups, n, dict(
+            threshold=0.5 if threshold is None else threshold, label_names=label_names,
+            n_bootstrap=n_bootstrap, level=level, seed=seed))
     return ClinicalReport(task=task, n=n, threshold=threshold, summary=summary, per_class=per_class,
                           confusion=confusion, label_names=names, medmnist=medmnist, level=level,
-                          n_bootstrap=int(n_bootstrap))
+                          n_bootstrap=int(n_bootstrap), groups=by_group, gaps=gaps)
+
+
+def _per_group(y_true, y_score, task, groups, n, kwargs):
+    """Each group's summary (its cases alone) and the largest gap between two groups per metric."""
+    g = np.asarray(groups).reshape(-1)
+    if len(g) != n:
+        raise MetricsError(f"groups needs one entry per case. Received {len(g)} groups for {n} cases")
+    y_true, y_score = np.asarray(y_true), np.asarray(y_score)
+    by_group = {str(k): clinical_report(y_true[g == k], y_score[g == k], task, **kwargs).summary
+                for k in np.unique(g)}
+    gaps = {}
+    for metric in next(iter(by_group.values())):
+        vals = {k: m[metric].value for k, m in by_group.items() if np.isfinite(m[metric].value)}
+        if len(vals) < 2:
+            gaps[metric] = {"gap": float("nan"), "best": None, "worst": None}
+            continue
+        best, worst = max(vals, key=vals.get), min(vals, key=vals.get)
+        gaps[metric] = {"gap": float(vals[best] - vals[worst]), "best": best, "worst": worst}
+    return by_group, gaps
 
 
 def _safe_medmnist(y_true, y_score, task):
