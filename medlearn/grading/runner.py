@@ -2,11 +2,20 @@
 
 Started by :mod:`medlearn.grading.sandbox` as ``python -I -m
 medlearn.grading.runner`` in an empty working folder. It reads its job (one
-JSON object) from stdin, then, **before any student code runs**:
+JSON object) from stdin and the grader's case files into memory, then,
+**before any student code runs**:
 
-1. enters the OS isolation (:func:`medlearn.grading.isolation.isolate_linux`);
-2. sets resource limits (address space, CPU seconds, file size, no core dumps);
-3. imports the exercise modules the job names.
+1. enters the OS isolation (:func:`medlearn.grading.isolation.isolate_linux`):
+   unprivileged uid, namespaces, private capped tmpfs work folder and
+   ``/dev/shm``, covered paths, no capabilities;
+2. applies Landlock (:func:`medlearn.grading.isolation.landlock`) and the
+   seccomp filter (:mod:`medlearn.grading.seccomp`);
+3. reports the level reached as its first event - or, when the grader requires
+   a full sandbox and this one is not, reports ``refused`` and exits with
+   :data:`~medlearn.grading.isolation.EXIT_DEGRADED` without running anything;
+4. sets resource limits (address space, CPU seconds, file size, processes,
+   no core dumps) and a lower CPU priority (``nice`` 10);
+5. imports the exercise modules the job names.
 
 It then executes the job's steps in order as plain Python in one namespace
 (``__name__ == "__main__"``, no IPython: input transformers and event hooks do
@@ -14,9 +23,11 @@ not exist, ``get_ipython`` is undefined; ``display`` is a no-op, as outputs are
 never graded). An exception in a cell is recorded
 and the next step runs, as in a notebook run. A check step evaluates the
 answer expression and calls the exercise's ``run`` on the grader's cases; the
-outputs are written as ``.npy`` files and a JSON manifest in a folder named by
-a nonce the child only learns from stdin. A check that runs past its
-exercise's ``timeout`` is stopped (``CheckTimeout``) and the next step runs.
+outputs are streamed to the grader over the result pipe it owns
+(:mod:`medlearn.grading.channel`), never left in files for it to open. A check
+that runs past its exercise's ``timeout`` is stopped (``CheckTimeout``) and the
+next step runs; the grader enforces the same budget from outside (disarming
+the alarm only gets the whole run killed).
 
 Nothing the child writes is trusted: the grader judges the outputs itself on
 the cases it drew, so a forged manifest scores only if its numbers are right.
@@ -30,12 +41,22 @@ import os
 import sys
 
 
-def _limits(limits: dict) -> None:
+def _user_processes(uid: int) -> int:
+    try:
+        return sum(1 for name in os.listdir("/proc") if name.isdigit() and os.stat(f"/proc/{name}").st_uid == uid)
+    except OSError:
+        return 0
+
+
+def _limits(limits: dict, own_uid: bool) -> None:
     try:
         import resource
     except ImportError:  # Windows
         return
     pairs = [("RLIMIT_CORE", 0)]
+    if limits.get("nproc"):  # counted per real uid: a dedicated uid counts this submission only
+        extra = 0 if own_uid else _user_processes(os.getuid())
+        pairs.append(("RLIMIT_NPROC", int(limits["nproc"]) + extra))
     if limits.get("memory_mb"):
         pairs.append(("RLIMIT_AS", int(limits["memory_mb"]) * 2**20))
     if limits.get("cpu_s"):
@@ -50,48 +71,27 @@ def _limits(limits: dict) -> None:
                 pass
 
 
-class _Reporter:
-    """Writes events and check outputs; holds its own references so casual patching cannot break it."""
-
-    def __init__(self, folder: str):
-        import numpy as np
-
-        self.folder = folder
-        self.save = np.save
-        self.asarray = np.asarray
-        self.dumps = json.dumps
-        self.replace = os.replace
-        self.events = os.open(os.path.join(folder, "events.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-
-    def event(self, **fields) -> None:
+def _read_inputs(names: list) -> dict:
+    """The grader's case files, read into memory before the work folder becomes a private tmpfs."""
+    inputs = {}
+    for name in names:
+        if "/" in name or name.startswith("."):
+            continue
         try:
-            os.write(self.events, (self.dumps(fields, default=str) + "\n").encode())
-        except (OSError, TypeError, ValueError):
-            pass
-
-    def outputs(self, k: int, results: list) -> None:
-        entries = []
-        for i, result in enumerate(results):
-            if "__error__" in result:
-                entries.append({"error": str(result["__error__"])[:2000]})
-                continue
-            files = {}
-            for j, (key, value) in enumerate(result.items()):
-                name = f"out_{k}_{i}_{j}.npy"
-                self.save(os.path.join(self.folder, name), self.asarray(value), allow_pickle=False)
-                files[str(key)] = name
-            entries.append({"outputs": files})
-        path = os.path.join(self.folder, f"check_{k}.json")
-        with open(path + ".tmp", "w") as fh:
-            fh.write(self.dumps(entries))
-        self.replace(path + ".tmp", path)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as fh:
+            inputs[name] = fh.read()
+    return inputs
 
 
-def _load_cases(manifest: str) -> list:
+def _load_cases(manifest: str, inputs: dict) -> list:
+    import io
+
     import numpy as np
 
-    with open(manifest) as fh:
-        entries = json.load(fh)
+    entries = json.loads(inputs[manifest])
     cases = []
     for entry in entries:
         case = {}
@@ -101,7 +101,7 @@ def _load_cases(manifest: str) -> list:
             elif "float" in spec:
                 case[key] = float(spec["float"])
             else:
-                arr = np.load(spec["npy"], allow_pickle=False)
+                arr = np.load(io.BytesIO(inputs[spec["npy"]]), allow_pickle=False)
                 case[key] = arr.tolist() if spec.get("list") else (arr[()] if spec.get("scalar") else arr)
         cases.append(case)
     return cases
@@ -129,30 +129,77 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 500 else text[:497] + "..."
 
 
+def _case_files(job: dict) -> list:
+    names = set()
+    for step in job["steps"]:
+        if step["kind"] == "check":
+            names.add(step["cases"])
+    for name in list(names):
+        try:
+            with open(name, "rb") as fh:
+                for entry in json.loads(fh.read()):
+                    names.update(spec["npy"] for spec in entry.values() if isinstance(spec, dict) and "npy" in spec)
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return sorted(names)
+
+
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read())
     sys.stdin.close()
-    level = "limits-only"
+    from medlearn.grading.channel import Writer
+
+    report = Writer(int(job["channel_fd"]))
+    inputs = _read_inputs(_case_files(job))
+    parts, limits = [], job.get("limits", {})
+    own_uid = False
     if job.get("isolate"):
         from medlearn.grading.isolation import isolate_linux
 
-        level = isolate_linux(job.get("hide_dirs", []), job.get("hide_files", []))
+        info = isolate_linux(job.get("hide_dirs", []), job.get("hide_files", []), uid=job.get("uid"),
+                             workdir=os.getcwd(), keep_read=job.get("keep_read", ()),
+                             work_mb=limits.get("work_mb", 512), shm_mb=limits.get("shm_mb", 64),
+                             allow_userns=job.get("allow_userns", True))
+        own_uid = job.get("uid") is not None
+        if info["userns"]:
+            parts.append("userns")
+        if info["namespaces"]:
+            parts.append("namespaces")
+        if own_uid:
+            parts.append("uid-drop")
+        if not info["caps"]:
+            parts.append("capabilities-kept")
     if job.get("landlock"):
         from medlearn.grading.isolation import landlock
 
         rules = job["landlock"]
         applied = landlock(rules["read"], [os.getcwd()] + rules["write"], rules["devices"])
         if applied:
-            level = applied if level == "limits-only" else f"{level}+{applied}"
-    _limits(job.get("limits", {}))
-    folder = os.path.abspath(job["nonce"])
-    os.mkdir(folder, 0o700)
+            parts.append(applied)
+    if job.get("isolate"):
+        from medlearn.grading import seccomp
+
+        if seccomp.install():
+            parts.append("seccomp")
+    level = "+".join(parts) or "limits-only"
+    if job.get("require_full"):
+        from medlearn.grading.isolation import is_full
+
+        if not is_full(level):
+            report.event(event="refused", sandbox=level)
+            from medlearn.grading.isolation import EXIT_DEGRADED
+
+            os._exit(EXIT_DEGRADED)
+    report.event(event="start", sandbox=level)
+    _limits(limits, own_uid)
+    try:
+        os.nice(10)  # below the grader: a busy submission cannot starve the grading of the others
+    except (AttributeError, OSError):
+        pass
     for path in job.get("sys_path", []):
         sys.path.append(path)
     import builtins
 
-    report = _Reporter(folder)
-    report.event(event="start", sandbox=level)
     from medlearn.checks.core import get_exercise, run_cases
 
     for module in job.get("imports", []):
@@ -169,9 +216,10 @@ def main() -> None:
             continue
         k, n = step["k"], None
         try:
-            cases = _load_cases(step["cases"])
+            cases = _load_cases(step["cases"], inputs)
             n = len(cases)
             answer = eval(compile(step["expr"], f"<{where}>", "eval"), namespace)
+            report.event(event="check-start", k=k)
             _budget(step.get("timeout"))
             try:
                 results = run_cases(get_exercise(step["exercise"]), answer, cases)

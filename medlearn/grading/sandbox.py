@@ -23,6 +23,8 @@ import dataclasses
 import glob
 import json
 import os
+import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -30,7 +32,10 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["Limits", "RunResult", "run_job", "child_env", "landlock_rules"]
+from medlearn.grading.channel import Caps, ChannelError, Reader
+from medlearn.grading.isolation import is_full
+
+__all__ = ["Limits", "RunResult", "run_job", "child_env", "landlock_rules", "is_full"]
 
 # Variables a normal notebook run may rely on; everything else is dropped.
 _PASS_ENV = (
@@ -39,30 +44,56 @@ _PASS_ENV = (
     "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES", "XDG_CACHE_HOME",
     "SCIKIT_LEARN_DATA",
 )
+# What the dynamic loader, Python, NumPy, matplotlib and TensorFlow read in /etc (nothing with secrets).
+_ETC = tuple(f"/etc/{name}" for name in (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ld.so.preload", "localtime", "timezone", "passwd", "group",
+    "nsswitch.conf", "host.conf", "hosts", "resolv.conf", "gai.conf", "protocols", "services", "mime.types",
+    "os-release", "alternatives", "ssl", "ca-certificates", "pki", "matplotlibrc", "fonts", "OpenCL", "nvidia",
+    "machine-id", "debian_version", "lsb-release", "python3", "xdg",
+))
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Resource limits for one submission.
+    """Resource limits and sandbox policy for one submission.
 
     Args:
-        timeout: wall-clock seconds for the whole notebook (float > 0).
-        memory_mb: address-space limit in MiB (``0`` = none); TensorFlow lessons need ~4 GiB or more.
+        timeout: wall-clock seconds for the whole notebook (float > 0); the grader-side deadline too.
+        memory_mb: address-space limit in MiB per process, and the limit on the summed resident memory of
+            the submission's whole process tree (``0`` = none); TensorFlow lessons need ~4 GiB or more.
         fsize_mb: the largest file the child may write, MiB (also bounds its printed output).
         threads: BLAS/OpenMP threads per child (parallel grading keeps this at 1).
+        nproc: processes and threads the submission may run at once.
+        work_mb: size of the private work folder (a tmpfs, Linux); ``/dev/shm`` gets a quarter, at most 64 MiB.
+        results_mb: everything the child may send back (outputs and events), MiB.
+        job_mb: the largest job (the cells' code) the grader hands to one child, MiB.
+        allow_degraded: grade even when user namespaces or Landlock are missing (every row says so).
     """
 
     timeout: float = 300.0
     memory_mb: int = 6144
     fsize_mb: int = 256
     threads: int = 1
+    nproc: int = 256
+    work_mb: int = 512
+    results_mb: int = 512
+    job_mb: int = 16
+    allow_degraded: bool = False
 
 
 @dataclasses.dataclass
 class RunResult:
-    """How the child ended: ``returncode`` (negative = signal), ``timed_out``, ``wall`` seconds,
-    ``sandbox`` level reported by the runner, its ``events``, and the tail of its output ``log``."""
+    """How the child ended.
+
+    ``returncode`` (negative = signal), ``timed_out`` (whole-run deadline), ``wall`` seconds, the
+    ``sandbox`` level the runner reached before any student code ran, whether it is ``degraded``
+    (no user namespaces or no Landlock) and whether the run was ``refused`` for that, its ``events``,
+    the tail of its output ``log``, ``channel`` (the parsed result stream), ``killed`` (why the
+    supervisor ended the run early: ``""``, ``"memory"``, ``"results"``, ``"check-timeout"``),
+    ``check_cpu`` (check number -> CPU seconds of the whole tree during that check, measured by the
+    grader) and ``overrun`` (checks stopped by the grader's own per-check deadline).
+    """
 
     returncode: int | None
     timed_out: bool
@@ -70,7 +101,23 @@ class RunResult:
     sandbox: str
     events: list
     log: str
-    outputs: Path
+    channel: Reader
+    degraded: bool = False
+    refused: bool = False
+    killed: str = ""
+    detail: str = ""
+    check_cpu: dict = dataclasses.field(default_factory=dict)
+    overrun: list = dataclasses.field(default_factory=list)
+    peak_memory_mb: float = 0.0
+
+    @property
+    def outputs(self) -> Reader:
+        """The result channel (what :func:`medlearn.grading.safeio.load_outputs` reads when given it)."""
+        return self.channel
+
+    def check_outputs(self, k: int, n_cases: int) -> list | None:
+        """Check ``k``'s outputs (one dict of plain arrays or ``{"__error__": ...}`` per case), or ``None``."""
+        return self.channel.outputs(k, n_cases)
 
 
 def child_env(threads: int = 1, workdir: Path | None = None) -> dict:
@@ -91,12 +138,19 @@ def child_env(threads: int = 1, workdir: Path | None = None) -> dict:
 
 
 def landlock_rules(extra_read=(), sys_path=()) -> dict:
+    """The file allow-list the Linux child runs under (when the kernel has Landlock); see :func:`_landlock_rules`."""
+    return _landlock_rules(extra_read, sys_path)
+
+
+def _landlock_rules(extra_read=(), sys_path=()) -> dict:
     """The file allow-list the Linux child runs under (when the kernel has Landlock).
 
     Readable: the Python installation and its site-packages, medlearn, the
-    exercise modules' folders, system folders (``/usr``, ``/lib*``, ``/etc``,
-    ``/opt``, ``/proc``, ``/sys``), medlearn/Keras/scikit-learn data folders
-    and ``extra_read``. Writable: the working folder and ``/dev/shm``. Devices:
+    exercise modules' folders, system folders (``/usr``, ``/lib*``, ``/bin``,
+    ``/proc``, ``/sys``), the few files of ``/etc`` the dynamic loader, Python,
+    NumPy and matplotlib open (:data:`_ETC`; not ``/etc/shadow``), the
+    medlearn/Keras/scikit-learn data folders and ``extra_read``. Not ``/opt``,
+    ``/home``, ``/root``, ``/run``, ``/tmp``. Writable: the working folder and ``/dev/shm``. Devices:
     ``/dev/null``-like files and GPUs only (never disks). Nothing else - in
     particular not the instructor's course folder, the submissions or the
     output folder.
@@ -109,7 +163,7 @@ def landlock_rules(extra_read=(), sys_path=()) -> dict:
     home = Path.home()
     read = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
             str(Path(os.path.realpath(sys.executable)).parent.parent), str(Path(medlearn.__file__).resolve().parent),
-            "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys"}
+            "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys", *_ETC}
     read.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
     read.update(str(p) for p in sys_path)
     read.update(str(p) for p in extra_read)
@@ -124,6 +178,11 @@ def landlock_rules(extra_read=(), sys_path=()) -> dict:
     devices = ["/dev"] + [f"/dev/{name}" for name in ("null", "zero", "full", "random", "urandom", "tty")]
     devices += sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))  # GPUs, for lesson 08
     return {"read": read, "write": ["/dev/shm"], "devices": devices}
+
+
+def _keep_read(extra_read, sys_path) -> list:
+    """What the child must read even under the covers of /tmp, /home, /root, /opt ... (Landlock or not)."""
+    return list(_landlock_rules(extra_read, sys_path)["read"])
 
 
 def _macos_profile(hide: list[str]) -> str:
@@ -157,19 +216,103 @@ def _installed() -> bool:
         return False
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
+# ----------------------------------------------------------------------------- the child's processes
+def _sandbox_pids(uid: int | None, root_pid: int) -> list[int]:
+    """Every live process of the submission: all processes of its own uid, else the tree under ``root_pid``."""
+    if uid is not None:
+        pids = []
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    if os.stat(f"/proc/{name}").st_uid == uid:
+                        pids.append(int(name))
+                except OSError:
+                    continue
+        return pids
+    pids, todo = [], [root_pid]
+    while todo and len(pids) < 100000:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _usage(pids: list[int]) -> tuple[float, float]:
+    """(resident MiB summed, CPU seconds summed incl. waited-for children) over ``pids``."""
+    rss, cpu = 0, 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            cpu += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            rss += int(fields[21])
+        except (OSError, ValueError, IndexError):
+            continue
+    return rss * _PAGE / 2**20, cpu / _TICK
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of ``uid`` at once (``kill(-1)`` as that uid cannot race with its forks)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _kill_all(proc: subprocess.Popen, uid: int | None) -> None:
     if os.name == "posix":
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if uid is not None:
+            _kill_uid(uid)
+        else:  # no dedicated uid: every process still reachable through the tree
+            for pid in _sandbox_pids(None, proc.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
     elif proc.poll() is None:  # Windows: end the whole tree, not just the direct child
         subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True, check=False)
         proc.kill()
 
 
-def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_files=(), extra_read=()) -> RunResult:
-    """Run ``job`` with :mod:`medlearn.grading.runner` in ``workdir`` and wait for it.
+def _uid_for_this_run() -> int | None:
+    """A fresh unprivileged uid when the grader is root on Linux (``None`` otherwise)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return None
+    from medlearn.grading.privileges import sandbox_uid
+
+    return sandbox_uid(secrets.randbits(24))
+
+
+def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_files=(), extra_read=(),
+            allow_userns: bool = True) -> RunResult:
+    """Run ``job`` with :mod:`medlearn.grading.runner` in ``workdir`` and wait for it, within a grader-side deadline.
+
+    The child gets the job on stdin and sends events and outputs back over a
+    pipe (:mod:`medlearn.grading.channel`); its stdout/stderr come over another
+    pipe, of which the last 64 KiB are kept. The grader reads both with
+    ``poll`` until ``limits.timeout`` - nothing the child does (a FIFO, a
+    symlink, a grandchild keeping a pipe open) can make it wait longer - and
+    meanwhile sums the memory of the child's processes (killing them all above
+    ``memory_mb``), measures the CPU time of each check from outside and
+    enforces each check's time budget itself.
 
     Args:
         job: the runner's job (steps, nonce, imports); limits and hidden paths are added here.
@@ -178,66 +321,194 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
         hide_dirs: folders the child must not see (Linux/macOS).
         hide_files: files the child must not see (Linux/macOS).
         extra_read: more folders the Linux child may read (e.g. a course data folder).
+        allow_userns: ``False`` skips the user namespace (tests of the degraded path).
 
     Returns:
         A :class:`RunResult`; never raises for anything the child does.
     """
     job = dict(job)
-    job["isolate"] = sys.platform.startswith("linux")
-    if job["isolate"]:
-        job["landlock"] = landlock_rules(extra_read, job.get("sys_path", ()))
+    linux = sys.platform.startswith("linux")
+    job["isolate"] = linux
+    job["allow_userns"] = bool(allow_userns)
+    job["landlock"] = landlock_rules(extra_read, job.get("sys_path", ())) if linux else None
+    job["keep_read"] = _keep_read(extra_read, job.get("sys_path", ())) if linux else []
+    job["require_full"] = linux and not limits.allow_degraded
     job["hide_dirs"], job["hide_files"] = [str(p) for p in hide_dirs], [str(p) for p in hide_files]
+    uid = _uid_for_this_run()
+    job["uid"] = uid
     job["limits"] = {
         "memory_mb": limits.memory_mb,
         "cpu_s": int(limits.timeout * max(1, limits.threads)) + 5,
         "fsize_mb": limits.fsize_mb,
+        "nproc": limits.nproc,
+        "work_mb": limits.work_mb,
+        "shm_mb": max(1, min(64, limits.work_mb // 4)),
     }
+    budgets = {step["k"]: float(step.get("timeout") or 0) for step in job.get("steps", []) if step.get("kind") == "check"}
+    start = time.monotonic()
+    reader = Reader(Caps(total_bytes=limits.results_mb * 2**20, array_bytes=min(limits.results_mb * 2**20, 256 * 2**20)))
+    chan_r, chan_w = os.pipe()
+    job["channel_fd"] = chan_w
     data = json.dumps(job).encode()
-    log_path = workdir / "log.txt"
+    if len(data) > limits.job_mb * 2**20:
+        os.close(chan_r)
+        os.close(chan_w)
+        return RunResult(None, False, 0.0, "not started", [], "", reader, refused=True,
+                         detail=f"the job is {len(data) // 2**20} MiB, over the cap of {limits.job_mb} MiB")
+    if uid is not None:
+        os.chown(workdir, uid, uid)  # the child writes here only where no private tmpfs covers it
     kwargs = {"start_new_session": True} if os.name == "posix" else {
         "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-    start = time.monotonic()
-    timed_out = False
-    with open(log_path, "wb") as log:
+    try:
         proc = subprocess.Popen(
-            _command(job["hide_dirs"] + job["hide_files"]), stdin=subprocess.PIPE, stdout=log,
-            stderr=subprocess.STDOUT, cwd=workdir, env=child_env(limits.threads, workdir), **kwargs,
+            _command(job["hide_dirs"] + job["hide_files"]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, cwd=workdir, env=child_env(limits.threads, workdir), pass_fds=(chan_w,),
+            **kwargs,
         )
+    finally:
+        os.close(chan_w)
+    state = _Supervision(proc, reader, chan_r, data, uid, limits, budgets, start)
+    try:
+        state.loop()
+    finally:
+        _kill_all(proc, uid)  # also ends leftovers of a normal exit
         try:
-            proc.communicate(input=data, timeout=limits.timeout)
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            _kill_tree(proc)  # also ends leftovers of a normal exit
-            proc.wait()
+            pass
+        state.close()
     wall = time.monotonic() - start
-    outputs = workdir / job["nonce"]
-    events = _read_events(outputs / "events.jsonl")
-    sandbox = next((e.get("sandbox") for e in events if e.get("event") == "start"), "unknown")
-    return RunResult(proc.returncode, timed_out, wall, str(sandbox), events, _tail(log_path), outputs)
+    events = reader.events
+    first = events[0] if events else {}
+    sandbox = str(first.get("sandbox", "unknown")) if first.get("event") in ("start", "refused") else "unknown"
+    refused = first.get("event") == "refused" and proc.returncode is not None and proc.returncode != 0
+    degraded = linux and not is_full(sandbox)
+    return RunResult(proc.returncode, state.timed_out, wall, sandbox, events, state.tail(), reader,
+                     degraded=degraded, refused=refused, killed=state.killed, detail=state.detail,
+                     check_cpu=state.check_cpu, overrun=state.overrun, peak_memory_mb=round(state.peak, 1))
 
 
-def _read_events(path: Path, limit: int = 2**20) -> list:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(limit)
-    except OSError:
-        return []
-    events = []
-    for line in raw.decode("utf-8", "replace").splitlines()[:2000]:
+class _Supervision:
+    """The grader's side of one run: feeds stdin, drains both pipes, watches memory, CPU and deadlines."""
+
+    TAIL = 64 * 2**10
+
+    def __init__(self, proc, reader, chan_r, data, uid, limits, budgets, start):
+        self.proc, self.reader, self.uid, self.limits, self.budgets = proc, reader, uid, limits, budgets
+        self.deadline = start + limits.timeout
+        self.data, self.sent = memoryview(data), 0
+        self.stdin = proc.stdin.fileno()
+        self.out = proc.stdout.fileno()
+        self.chan = chan_r
+        self.open = {self.out, chan_r}
+        self.log = bytearray()
+        self.timed_out, self.killed, self.detail = False, "", ""
+        self.check_cpu, self.overrun, self.peak = {}, [], 0.0
+        self.current: tuple | None = None  # (k, started, cpu at start)
+        self.seen_events = 0
+        self.next_watch = 0.0
+        for fd in (self.stdin, self.out, chan_r):
+            os.set_blocking(fd, False)
+
+    def tail(self) -> str:
+        return bytes(self.log[-self.TAIL:]).decode("utf-8", "replace")
+
+    def close(self) -> None:
+        for fh in (self.proc.stdin, self.proc.stdout):
+            try:
+                fh.close()
+            except OSError:
+                pass
         try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            events.append(item)
-    return events
+            os.close(self.chan)
+        except OSError:
+            pass
 
+    def _stop(self, why: str, detail: str) -> None:
+        self.killed, self.detail = why, detail
+        _kill_all(self.proc, self.uid)
 
-def _tail(path: Path, size: int = 4000) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, os.fstat(fh.fileno()).st_size - size))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    def _watch(self, now: float) -> bool:
+        """Memory of the whole tree; each check's CPU time and grader-side deadline. False: stop now."""
+        pids = _sandbox_pids(self.uid, self.proc.pid)
+        rss, cpu = _usage(pids)
+        self.peak = max(self.peak, rss)
+        if self.limits.memory_mb and rss > self.limits.memory_mb:
+            self._stop("memory", f"the submission's processes used {rss:.0f} MiB together "
+                                 f"(limit {self.limits.memory_mb} MiB)")
+            return False
+        events = self.reader.events
+        while self.seen_events < len(events):
+            e = events[self.seen_events]
+            self.seen_events += 1
+            if e.get("event") == "check-start" and isinstance(e.get("k"), int) and self.current is None:
+                self.current = (e["k"], now, cpu)
+            elif e.get("event") == "check" and self.current is not None and e.get("k") == self.current[0]:
+                self.check_cpu[self.current[0]] = round(cpu - self.current[2], 3)
+                self.current = None
+        if self.current is not None:
+            k, started, _ = self.current
+            budget = self.budgets.get(k, 0.0)
+            if budget and now - started > budget + 2.0:  # the child's own alarm had 2 s to fire
+                self.overrun.append(k)
+                self.check_cpu[k] = round(cpu - self.current[2], 3)
+                self._stop("check-timeout", f"a check ran past its time budget ({budget:g} s) and was stopped "
+                                            "by the grader")
+                return False
+        return True
+
+    def loop(self) -> None:
+        poller = select.poll()
+        poller.register(self.out, select.POLLIN)
+        poller.register(self.chan, select.POLLIN)
+        if self.data:
+            poller.register(self.stdin, select.POLLOUT)
+        else:
+            self.proc.stdin.close()
+        exited_at = None
+        while True:
+            now = time.monotonic()
+            if now >= self.deadline:
+                self.timed_out = True
+                return
+            if now >= self.next_watch:
+                self.next_watch = now + 0.2
+                if not self._watch(now):
+                    return
+            if exited_at is None and self.proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and (not self.open or now - exited_at > 1.0):
+                self._watch(now)  # the last events' CPU figures
+                return
+            for fd, flags in poller.poll(max(1, int(1000 * min(0.2, self.deadline - now)))):
+                if fd == self.stdin:
+                    try:
+                        self.sent += os.write(fd, self.data[self.sent:self.sent + 2**16])
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        self.sent = len(self.data)
+                    if self.sent >= len(self.data):
+                        poller.unregister(fd)
+                        self.proc.stdin.close()
+                    continue
+                try:
+                    chunk = os.read(fd, 2**16)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    poller.unregister(fd)
+                    self.open.discard(fd)
+                    continue
+                if fd == self.out:
+                    self.log += chunk
+                    if len(self.log) > 2 * self.TAIL:
+                        del self.log[:-self.TAIL]
+                    continue
+                try:
+                    self.reader.feed(chunk)
+                except ChannelError as exc:
+                    self._stop("results", str(exc))
+                    return
