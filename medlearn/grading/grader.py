@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -31,8 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from medlearn.checks.core import CheckResult, get_exercise, judge_cases, student_seed
+from medlearn.grading.intake import DEFAULT_MAX_BYTES, InvalidFile, read_regular
 from medlearn.grading.isolation import EXIT_ISOLATION
-from medlearn.grading.safeio import load_outputs, save_cases
+from medlearn.grading.names import student_name
+from medlearn.grading.safeio import force_rmtree, load_outputs, save_cases
 from medlearn.grading.sandbox import Limits, run_job
 from medlearn.grading.source import Assignment
 
@@ -130,6 +133,13 @@ def _status(run, n_reported: int, n_checks: int, limits: Limits) -> tuple[str, s
     memory = any(e.get("type") == "MemoryError" for e in run.events if e.get("event") == "error")
     if rc == EXIT_ISOLATION and not run.events:
         return "error", "the sandbox could not hide the grader's files; nothing was run"
+    if getattr(run, "refused", False):
+        detail = getattr(run, "detail", "") or f"sandbox level {run.sandbox}"
+        return "error", f"not graded: the sandbox is not complete here ({detail}); see SANDBOX.md"
+    if getattr(run, "killed", "") == "memory":
+        return "memory", getattr(run, "detail", "") or f"ran out of memory (limit {limits.memory_mb} MiB)"
+    if getattr(run, "killed", "") in ("results", "check-timeout"):  # stopped by the grader's supervisor
+        return ("timeout" if run.killed == "check-timeout" else "crashed"), run.detail
     if run.timed_out or rc == -getattr(signal, "SIGXCPU", 999):
         return "timeout", f"stopped after the time limit ({limits.timeout:g} s)"
     if memory:
@@ -146,7 +156,7 @@ def _status(run, n_reported: int, n_checks: int, limits: Limits) -> tuple[str, s
 
 def grade_submission(assignment: Assignment, path, *, student: str | None = None, limits: Limits = Limits(),
                      salt: str | None = None, hide_dirs=(), hide_files=(), case_cache: dict | None = None,
-                     data: bytes | None = None, extra_read=()) -> SubmissionResult:
+                     data: bytes | None = None, extra_read=(), max_bytes: int = DEFAULT_MAX_BYTES) -> SubmissionResult:
     """Grade one submitted notebook.
 
     Args:
@@ -159,16 +169,17 @@ def grade_submission(assignment: Assignment, path, *, student: str | None = None
         case_cache: shared dict for visible cases across submissions.
         data: the file's bytes when already read.
         extra_read: more folders the Linux child may read (a course data folder, say).
+        max_bytes: the largest submission read (only a regular file, never through a link).
 
     Returns:
         A :class:`SubmissionResult`; an unusable file gives status ``invalid``, never an exception.
     """
     path = Path(path)
-    student = student or path.stem
+    student = student or student_name(path.name)
     salt = assignment.sha256 if salt is None else salt
     try:
-        nb = read_submission(path.read_bytes() if data is None else data)
-    except (OSError, InvalidSubmission) as exc:
+        nb = read_submission(read_regular(path, max_bytes) if data is None else data)
+    except (InvalidFile, InvalidSubmission) as exc:
         return _empty(assignment, student, "invalid", str(exc))
     match = assignment.match(nb)
     solutions = assignment.solution_steps
@@ -179,15 +190,19 @@ def grade_submission(assignment: Assignment, path, *, student: str | None = None
     if match.missing:
         notes.append(f"exercise cell(s) {match.missing} not found (graded as unanswered)")
     workdir = Path(tempfile.mkdtemp(prefix="medlearn-grade-"))
+    modules = Path(tempfile.mkdtemp(prefix="medlearn-modules-"))
     try:
+        os.chmod(modules, 0o755)  # readable by the sandbox's own uid, writable by nobody but the grader
         return _run_and_judge(assignment, match, student, salt, limits, workdir, notes,
                               [*hide_dirs], [assignment.path.resolve(), *hide_files],
-                              {} if case_cache is None else case_cache, extra_read)
+                              {} if case_cache is None else case_cache, extra_read, modules)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        force_rmtree(workdir)  # permissions reset first: a chmod-0 folder of the child's cannot stay
+        shutil.rmtree(modules, ignore_errors=True)
 
 
-def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hide_dirs, hide_files, cache, extra_read):
+def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hide_dirs, hide_files, cache, extra_read,
+                   module_dir=None):
     steps, plan = [], []
     modules = set()
     for step in assignment.steps:
@@ -205,7 +220,7 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             modules.add(exercise.run.__module__)
             steps.append({"kind": "check", "k": k, "expr": call.expr, "exercise": call.exercise_id,
                           "cases": manifest, "where": f"check {call.name}", "timeout": exercise.timeout})
-    imports, paths = _importable(modules)
+    imports, paths = _importable(modules, module_dir)
     job = {"nonce": secrets.token_hex(16), "steps": steps, "imports": imports, "sys_path": paths}
     run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files, extra_read=extra_read)
     outcomes = []
@@ -217,7 +232,8 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             if e.get("event") == "error" and str(e.get("where", "")).startswith(("cell", "exercise")):
                 errors_before.append(f"{e.get('where')}: {e.get('type')}")
             seen += 1
-        outputs = load_outputs(run.outputs, f"check_{k}.json", len(cases))
+        read = getattr(run, "check_outputs", None)  # the sandbox's result channel, where it has one
+        outputs = read(k, len(cases)) if read is not None else load_outputs(run.outputs, f"check_{k}.json", len(cases))
         error = None
         if outputs is None:
             result = CheckResult(exercise, False, "This check reported no result, so it scores zero.")
@@ -233,21 +249,62 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
         outcomes.append(CheckOutcome(call.name, call.exercise_id, exercise.title, call.hidden,
                                      exercise.points if result.passed else 0.0, exercise.points, bool(result.passed),
                                      hint, outputs is not None, error, tuple(errors_before)))
+    _mark_delegation(assignment, match, plan, outcomes)
     reported = sum(o.reported for o in outcomes)
     status, reason = _status(run, reported, len(plan), limits)
     for o in outcomes:
         if not o.reported:
             o.hint = f"This check did not run: {reason or 'no result was reported'}."
-    if "namespaces" not in run.sandbox and sys.platform.startswith("linux"):
-        notes.append(f"sandbox level: {run.sandbox}")
+    if getattr(run, "degraded", "namespaces" not in run.sandbox) and sys.platform.startswith("linux"):
+        notes.append(f"degraded sandbox: level {run.sandbox} (see SANDBOX.md)")
     reason = "; ".join(x for x in [reason, *notes] if x)
     score = float(sum(o.points for o in outcomes))
     return SubmissionResult(student, status, reason, score, float(sum(o.max_points for o in outcomes)), outcomes,
                             run.sandbox, round(run.wall, 3), run.log[-2000:])
 
 
-def _importable(modules: set) -> tuple[list, list]:
-    """Exercise modules the child must import, with the sys.path roots it needs for them."""
+def _delegation_finder():
+    """``find_delegation(code, exercise) -> list[str]`` from :mod:`medlearn.checks.integrity`, or ``None``."""
+    try:
+        from medlearn.checks.integrity import find_delegation
+    except ImportError:
+        return None
+    return find_delegation
+
+
+def _mark_delegation(assignment: Assignment, match, plan: list, outcomes: list) -> None:
+    """FAIL a passed check whose answer hands the work to a library callable the exercise forbids.
+
+    The static analysis runs here, in the grader, on the code read from the submission, so
+    nothing in the student's process can hide a call. An analysis that fails on the code
+    fails the check (closed), with a hint saying so.
+    """
+    find = _delegation_finder()
+    if find is None:
+        return
+    stubs = {s.cell: assignment.stub(s) for s in assignment.solution_steps}
+    for (call, _), outcome in zip(plan, outcomes):
+        if not outcome.passed:
+            continue
+        code = "\n\n".join(match.codes.get(cell, stubs[cell]) for cell in assignment.answer_cells(call))
+        try:
+            with _JUDGE_LOCK:
+                found = list(find(code, get_exercise(call.exercise_id)))
+        except Exception as exc:  # hostile code must not switch the analysis off
+            found = [f"The grader could not analyse your code for library calls ({type(exc).__name__}); "
+                     "simplify the exercise cell."]
+        if found:
+            outcome.passed, outcome.points, outcome.hint = False, 0.0, str(found[0])
+
+
+def _importable(modules: set, target: Path | None = None) -> tuple[list, list]:
+    """Exercise modules the child must import, with the sys.path roots it needs for them.
+
+    A module outside medlearn is given to the child as a copy of its own top-level
+    package's ``.py`` files (or of its single file) in ``target`` (a fresh folder per
+    submission, outside the work folder); the folder it came from (a course folder,
+    next to the solved notebooks and their ``.ipynb_checkpoints``) stays covered.
+    """
     imports, paths = [], []
     for name in sorted(modules):
         module = sys.modules.get(name)
@@ -256,22 +313,77 @@ def _importable(modules: set) -> tuple[list, list]:
         imports.append(name)
         if name.startswith("medlearn."):
             continue
-        file = getattr(module, "__file__", None)
-        if file:
-            root = Path(file).resolve().parent
-            for _ in range(name.count(".") + (1 if Path(file).name == "__init__.py" else 0)):
-                root = root.parent
-            if str(root) not in paths:
-                paths.append(str(root))
+        if target is None:
+            continue
+        for rel, file in module_files(name):
+            dest = target / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, dest)
+        if str(target) not in paths:
+            paths.append(str(target))
     return imports, paths
 
 
-def cache_key(assignment: Assignment, data: bytes, student: str, salt: str, limits: Limits) -> str:
-    """What makes a grade reusable: submission, source, medlearn version, student, salt and limits."""
+def module_files(name: str) -> list:
+    """``(relative path, file)`` of the ``.py`` files that make up module ``name``'s top-level package.
+
+    A package contributes every ``.py`` file under its folder (not notebooks, data or
+    hidden folders); a top-level module its one file; a module of a namespace package
+    the files on the way to it.
+    """
+    top = sys.modules.get(name.split(".")[0])
+    file = getattr(top, "__file__", None)
+    if file:
+        file = Path(file).resolve()
+        if file.name != "__init__.py":
+            return [(Path(file.name), file)]
+        root = file.parent
+        found = []
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root.parent)
+            if not any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+                found.append((rel, path))
+        return found
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    if not file:
+        return []
+    return [(Path(*name.split(".")[:-1]) / Path(file).name, Path(file).resolve())]
+
+
+def code_digest(modules=()) -> str:
+    """SHA-256 over the source of everything that judges: ``medlearn/checks``, ``medlearn/grading``
+    and the files of the exercise ``modules`` outside medlearn (so a fixed judge regrades)."""
+    import medlearn
+
+    root = Path(medlearn.__file__).resolve().parent
+    files = [(Path("medlearn") / p.relative_to(root), p) for sub in ("checks", "grading")
+             for p in sorted((root / sub).rglob("*.py")) if "__pycache__" not in p.parts]
+    for name in sorted(modules):
+        if not name.startswith("medlearn.") and name != "__main__":
+            files += [(Path("modules") / rel, p) for rel, p in module_files(name)]
+    h = hashlib.sha256()
+    for rel, path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b"<unreadable>"
+        h.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+def exercise_modules(assignment: Assignment) -> set:
+    """The modules defining the ``run`` of every exercise the assignment checks."""
+    return {get_exercise(c.exercise_id).run.__module__ for c in assignment.checks}
+
+
+def cache_key(assignment: Assignment, data: bytes, student: str, salt: str, limits: Limits, code: str = "") -> str:
+    """What makes a grade reusable: submission, source, medlearn version, student, salt, limits and
+    ``code`` (:func:`code_digest` of the exercise and judging code)."""
     from medlearn import __version__
 
     h = hashlib.sha256()
     for part in (__version__, assignment.sha256, hashlib.sha256(data).hexdigest(), student, salt,
-                 json.dumps(dataclasses.asdict(limits), sort_keys=True)):
+                 json.dumps(dataclasses.asdict(limits), sort_keys=True), code):
         h.update(str(part).encode() + b"\0")
     return h.hexdigest()

@@ -47,7 +47,7 @@ import keyword
 import re
 import tokenize
 
-__all__ = ["normalized_tokens", "shingles", "jaccard", "Pair", "similar_pairs", "similarity_csv",
+__all__ = ["similarity_report", "normalized_tokens", "shingles", "jaccard", "Pair", "similar_pairs", "similarity_csv",
            "THRESHOLD", "MIN_SHINGLES", "K", "COLUMNS"]
 
 K = 4
@@ -197,3 +197,60 @@ def similarity_csv(rows: list) -> str:
     for r in rows:
         writer.writerow([csv_cell(r.exercise), r.kind, csv_cell(r.student), csv_cell(r.other), f"{r.score:.3f}", r.shared])
     return buffer.getvalue()
+
+
+def _library_sources(exercise) -> dict:
+    """Source of the medlearn callables an exercise declares ``forbidden`` (the library's own implementation)."""
+    import importlib
+    import inspect
+
+    found = {}
+    for name in getattr(exercise, "forbidden", ()) or ():
+        if not isinstance(name, str) or not name.startswith("medlearn.") or name.count(".") < 2:
+            continue
+        module_name, _, attr = name.rpartition(".")
+        try:
+            obj = getattr(importlib.import_module(module_name), attr)
+            if inspect.isfunction(obj) or inspect.ismethod(obj):
+                found[name] = inspect.getsource(obj)
+        except (ImportError, AttributeError, OSError, TypeError):
+            continue
+    return found
+
+
+def similarity_report(assignment, items) -> str:
+    """``similarity.csv`` for one batch: every exercise cell of ``assignment`` across the readable submissions.
+
+    Args:
+        assignment: the :class:`~medlearn.grading.source.Assignment`.
+        items: :class:`~medlearn.grading.intake.Submission` objects (those with ``data``).
+
+    Returns:
+        CSV text (:func:`similarity_csv`); each exercise cell is compared with the instructor's
+        solution (``other`` = ``"instructor source"``) and the library callables the exercise forbids.
+    """
+    from medlearn.checks.core import get_exercise
+    from medlearn.grading.grader import InvalidSubmission, read_submission
+
+    matches = {}
+    for item in items:
+        if item.data is None:
+            continue
+        try:
+            matches[item.student] = assignment.match(read_submission(item.data)).codes
+        except InvalidSubmission:
+            continue
+    labels: dict = {}
+    for call in assignment.checks:
+        for cell in assignment.answer_cells(call):
+            labels.setdefault(cell, []).append(call.exercise_id)
+    rows = []
+    for step in assignment.solution_steps:
+        ids = list(dict.fromkeys(labels.get(step.cell, [])))
+        references = {"instructor source": step.source}
+        for exercise_id in ids:
+            references.update(_library_sources(get_exercise(exercise_id)))
+        codes = {student: codes[step.cell] for student, codes in matches.items() if step.cell in codes}
+        rows += similar_pairs(", ".join(ids) or f"cell {step.cell}", codes, template=assignment.stub(step),
+                              references=references)
+    return similarity_csv(rows)

@@ -241,6 +241,18 @@ class Assignment:
     def solution_steps(self) -> list[Step]:
         return [s for s in self.steps if s.kind == "solution"]
 
+    def answer_cells(self, call: CheckCall) -> list:
+        """Solution cells that define the names ``call``'s answer expression uses (its exercise code).
+
+        Falls back to the last solution cell before the check when the expression names none.
+        """
+        try:
+            used = {n.id for n in ast.walk(ast.parse(call.expr, mode="eval")) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            used = set()
+        cells = [s.cell for s in self.solution_steps if s.names & used]
+        return cells or [s.cell for s in self.solution_steps if s.cell < call.cell][-1:]
+
     def stub(self, step: Step) -> str:
         """The student-copy version of a solution cell (what an untouched submission holds)."""
         return strip_solutions(step.source, where=f"{self.name}, cell {step.cell}")
