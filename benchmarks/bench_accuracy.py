@@ -2,7 +2,7 @@
 """Reference models vs the MedMNIST v2 benchmark: test ACC / AUC and training time per dataset.
 
 For every MedMNIST 2D dataset present in the data folder (nothing is
-downloaded), train the default reference model (``medlearn train``'s choice)
+downloaded), train ``medlearn train``'s default model (the reference CNN) or ``--model``
 within a wall-clock budget and print its test ACC and AUC - computed as
 MedMNIST's own evaluator computes them - beside the published ResNet-18 (28)
 figures, then the same rows as JSON.
@@ -37,14 +37,14 @@ def _present(data_dir, names):
 
 def main(argv=None) -> int:
     from medlearn.datasets import fetch_medmnist, info, list_datasets
-    from medlearn.train_cli import default_model
+    from medlearn.cli.train import DEFAULT_MODEL
 
     all_names = list_datasets("medmnist")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=None, help="data folder (default: MEDLEARN_DATA or the user cache)")
     p.add_argument("--datasets", nargs="*", default=all_names, choices=all_names, metavar="NAME")
     p.add_argument("--model", default=None, choices=("logreg", "mlp", "cnn", "resnet"),
-                   help="one model for all datasets (default: each dataset's default)")
+                   help=f"the model (default: {DEFAULT_MODEL}, as medlearn train)")
     p.add_argument("--budget", type=float, default=120.0, help="training seconds per dataset (default 120)")
     p.add_argument("--seeds", type=int, nargs="*", default=[42], help="one run per seed (default 42)")
     p.add_argument("--verbose", action="store_true", help="per-epoch lines")
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     for name in names:
         data = fetch_medmnist(name, data_home=args.data_dir, download=False, progress=False)
         ref = info(name).get("benchmark_test_medmnist_v2", {}).get("ResNet-18 (28)", {})
-        model = args.model or default_model(name)
+        model = args.model or DEFAULT_MODEL
         for seed in args.seeds:
             t0 = time.perf_counter()
             result = fit(data, model=model, time_budget=args.budget, seed=seed, deterministic=False,

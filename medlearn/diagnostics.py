@@ -1,4 +1,4 @@
-"""``medlearn doctor``: what this machine can do for the course, and what to fix.
+"""What this machine can do for the course, and what to fix.
 
 Checks Python, NumPy, TensorFlow, Keras (and its backend), accelerators, the
 data folder and the offline/fast flags. Problems that stop the course (Keras 2
@@ -17,7 +17,7 @@ import sys
 
 from medlearn import config
 
-__all__ = ["Report", "run_doctor", "register"]
+__all__ = ["Report", "run_doctor"]
 
 PYTHON_MIN, PYTHON_MAX = (3, 10), (3, 12)
 TF_MIN = (2, 16)
@@ -215,15 +215,3 @@ def run_doctor(*, print_report: bool = True, probe_frameworks: bool = True,
         print(report)
     return report
 
-
-def _main(args) -> int:
-    report = run_doctor(probe_frameworks=not args.no_gpu_probe)
-    return 0 if report.ok else 1
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("doctor", help="check what this machine can do for the course",
-                              description="Check Python, TensorFlow/Keras, GPUs, the data folder and flags.")
-    p.add_argument("--no-gpu-probe", action="store_true",
-                   help="do not import the Keras backend to list the GPUs it can use (faster)")
-    p.set_defaults(func=_main)

@@ -126,7 +126,6 @@ def test_mirrored_strategy_on_two_logical_cpus():
     assert out["plan"] == "mirrored" and out["replicas"] == 2 and math.isfinite(out["loss"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("medlearn.train_cli") is None, reason="medlearn train is not built yet")
 def test_medlearn_train_one_epoch_on_jax(tmp_path):
     result = tmp_path / "result.json"
     proc = run_python(f"""

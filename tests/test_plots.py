@@ -52,13 +52,13 @@ def test_training_curves_one_panel_per_metric_with_validation():
 
 def test_confusion_matrix_annotates_counts():
     cm = np.array([[50, 3], [7, 40]])
-    fig = plots.confusion_matrix(cm, label_names=["normal", "lesion"])
+    fig = plots.plot_confusion_matrix(cm, label_names=["normal", "lesion"])
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
     assert texts == ["3", "40", "50", "7"]
-    fig = plots.confusion_matrix(cm, normalize=True)
+    fig = plots.plot_confusion_matrix(cm, normalize=True)
     assert "0.94" in [t.get_text() for t in fig.axes[0].texts]   # 50 / 53
     with pytest.raises(plots.PlotError, match="square"):
-        plots.confusion_matrix(np.zeros((2, 3)))
+        plots.plot_confusion_matrix(np.zeros((2, 3)))
 
 
 def test_roc_curve_legend_has_auc_and_operating_point():
@@ -67,16 +67,16 @@ def test_roc_curve_legend_has_auc_and_operating_point():
     s = np.clip(0.4 * y + 0.6 * rng.random(100), 0, 1)
     from sklearn.metrics import roc_auc_score
 
-    fig = plots.roc_curve(y, s, label_names=["normal", "lesion"], mark_threshold=0.5)
+    fig = plots.plot_roc(y, s, label_names=["normal", "lesion"], mark_threshold=0.5)
     labels = [l.get_label() for l in fig.axes[0].lines]
     assert f"lesion (AUC {roc_auc_score(y, s):.3f})" in labels
     assert "threshold 0.50" in labels
     y3 = rng.integers(0, 3, 90)
-    fig = plots.roc_curve(y3, rng.dirichlet(np.ones(3), 90), task="multi-class")
+    fig = plots.plot_roc(y3, rng.dirichlet(np.ones(3), 90), task="multi-class")
     assert sum("AUC" in l.get_label() for l in fig.axes[0].lines) == 3
 
 
 def test_draws_into_a_given_axes():
     fig, ax = plt.subplots()
-    out = plots.confusion_matrix(np.eye(2, dtype=int), ax=ax)
+    out = plots.plot_confusion_matrix(np.eye(2, dtype=int), ax=ax)
     assert out is fig

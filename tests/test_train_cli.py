@@ -77,3 +77,18 @@ def test_short_run_prints_report_and_saves_everything(tmp_path):
     assert 0 <= data["acc"] <= 1 and data["params"] == 28 * 28 + 1
     full = json.loads((out_dir / "metrics.json").read_text())
     assert full["report"]["summary"]["sensitivity"]["low"] is not None
+
+
+def test_undefined_figures_are_written_as_json_null(tmp_path):
+    """An undefined AUC or a NaN loss must not become a bare NaN, which is not JSON."""
+    import numpy as np
+
+    from medlearn.cli._args import write_json
+
+    path = tmp_path / "m.json"
+    write_json(path, {"auc": float("nan"), "loss": np.array([0.5, np.nan, np.inf]), "n": np.int64(3),
+                      "nested": {"low": np.float32("nan")}})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert data == {"auc": None, "loss": [0.5, None, None], "n": 3, "nested": {"low": None}}

@@ -28,10 +28,11 @@ import numpy as np
 from medlearn.datasets._bunch import Bunch
 from medlearn.datasets._errors import DatasetError
 
-__all__ = ["make_phantoms", "DIFFICULTIES", "LABEL_NAMES"]
+__all__ = ["make_phantoms", "DIFFICULTIES", "LABEL_NAMES", "PHANTOM_TARGETS"]
 
 LABEL_NAMES = ["normal", "lesion"]
-TASKS = ("classification", "segmentation")
+#: What ``make_phantoms(task=...)`` draws the images for (not a :mod:`medlearn.tasks` task name).
+PHANTOM_TARGETS = ("classification", "segmentation")
 
 #: Lesion radius (fraction of the image side), lesion contrast (added
 #: brightness, image range 0..1), rib brightness, parenchyma texture and pixel noise levels.
@@ -82,8 +83,8 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
     """
     n = _check_int("n", n, 1, 10_000_000)
     size = _check_int("size", size, 16, 512)
-    if task not in TASKS:
-        raise DatasetError(f"task must be one of {', '.join(map(repr, TASKS))}. Received: task={task!r}")
+    if task not in PHANTOM_TARGETS:
+        raise DatasetError(f"task must be one of {', '.join(map(repr, PHANTOM_TARGETS))}. Received: task={task!r}")
     if difficulty not in DIFFICULTIES:
         raise DatasetError(
             f"difficulty must be one of {', '.join(map(repr, DIFFICULTIES))}. Received: difficulty={difficulty!r}"

@@ -15,7 +15,7 @@ from medlearn.metrics.clinical import (
     ClinicalReport, Estimate, clinical_report, confusion_matrix, threshold_for_sensitivity,
 )
 from medlearn.metrics.medmnist import MetricsError, medmnist_acc, medmnist_auc, medmnist_scores
-from medlearn.metrics.tasks import TASKS, TaskError, medmnist_task_name, normalize_task
+from medlearn.tasks import TASKS, TaskError, medmnist_task_name, normalize_task
 
 __all__ = [
     "ClinicalReport", "Estimate", "clinical_report", "confusion_matrix", "threshold_for_sensitivity",

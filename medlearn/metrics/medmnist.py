@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from medlearn.errors import MedlearnError
-from medlearn.metrics.tasks import normalize_task
+from medlearn.tasks import normalize_task
 
 __all__ = ["MetricsError", "medmnist_acc", "medmnist_auc", "medmnist_scores"]
 

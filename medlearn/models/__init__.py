@@ -10,7 +10,7 @@ Importing this module does not import Keras; the builders do.
 
 Used in lessons 05, 07 and 08.
 """
-from medlearn.metrics.tasks import TaskError, normalize_task
+from medlearn.tasks import TaskError, normalize_task
 from medlearn.models.augment import POLICIES, AugmentPolicy, augmentation_layers, policy_for
 from medlearn.models.builders import MODELS, build_model, logistic_regression, mlp, resnet_cnn, small_cnn
 from medlearn.models.heads import ModelError, OutputSpec, compile_model, encode_labels, output_spec

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 from medlearn.errors import MedlearnError
-from medlearn.metrics.tasks import normalize_task
+from medlearn.tasks import normalize_task
 
 __all__ = ["ModelError", "OutputSpec", "output_spec", "encode_labels", "compile_model"]
 
@@ -47,7 +47,7 @@ def output_spec(task: str, n_classes: int) -> OutputSpec:
     """The output layer and loss that fit a task.
 
     Args:
-        task: any spelling accepted by :func:`medlearn.metrics.tasks.normalize_task`.
+        task: any spelling accepted by :func:`medlearn.tasks.normalize_task`.
         n_classes: number of classes (binary: 2) or of labels (multi-label).
 
     Returns:

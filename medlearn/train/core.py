@@ -11,7 +11,7 @@ import numpy as np
 
 from medlearn.config import fast, set_seed
 from medlearn.errors import MedlearnError
-from medlearn.metrics.tasks import normalize_task
+from medlearn.tasks import normalize_task
 
 __all__ = ["TrainError", "TrainResult", "fit", "class_weights", "default_batch_size", "shift_output_bias"]
 

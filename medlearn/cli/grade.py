@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from medlearn.cli import number_type
+from medlearn.cli._args import number_type
+
+__all__ = ["register"]
 
 
 def _assign(args) -> int:

@@ -5,7 +5,7 @@
     medlearn data fetch NAME [--size S] [--data-dir D]
     medlearn data verify [--data-dir D]
 
-Expected failures raise :class:`DatasetError`; ``medlearn.cli`` prints the
+Expected failures raise :class:`DatasetError`; :func:`medlearn.cli.main` prints the
 message (no traceback) and exits with status 1. ``verify`` exits with 1 when
 any file is corrupt.
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from medlearn.cli._args import add_data_dir
 
 __all__ = ["register"]
 
@@ -36,12 +38,12 @@ def register(subparsers) -> None:
     p = sub.add_parser("fetch", help="download a MedMNIST file and verify its MD5")
     p.add_argument("name")
     p.add_argument("--size", default="28", help="image size: 28, 64, 128 or 224 (default 28)")
-    p.add_argument("--data-dir", default=None, help="data folder (default: $MEDLEARN_DATA or the per-user cache)")
+    add_data_dir(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_fetch)
 
     p = sub.add_parser("verify", help="check every MedMNIST file in the data folder against the registry")
-    p.add_argument("--data-dir", default=None, help="data folder (default: $MEDLEARN_DATA or the per-user cache)")
+    add_data_dir(p)
     p.set_defaults(func=_verify)
 
 

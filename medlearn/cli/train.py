@@ -1,40 +1,34 @@
 """``medlearn train``: train a reference model, print the clinical report, save figures, model and metrics.
 
-    medlearn train                               # the embedded phantoms, the default CNN
+    medlearn train                               # the embedded phantoms, the reference CNN
     medlearn train breastmnist --model resnet --json result.json
     medlearn train pneumoniamnist --time-budget 120 --out runs/pneumonia
 
 Results go to ``--out`` (default: a fresh ``runs/<time>-<dataset>-<model>``
-folder): ``curves.png``, ``confusion.png``, ``roc.png``, ``model.keras`` and
-``metrics.json``. ``--json FILE`` writes one summary object whose ``acc`` and
-``auc`` are computed as MedMNIST's evaluator computes them (test split), next
-to the MedMNIST v2 ResNet-18 (28) figures when the dataset has them.
+folder): ``curves.png``, ``confusion.png``, ``roc.png``, ``model.keras`` (takes
+raw uint8 images: the scaling is inside the model) and ``metrics.json``.
+``--json FILE`` writes one summary object whose ``acc`` and ``auc`` are
+computed as MedMNIST's evaluator computes them (test split), next to the
+MedMNIST v2 ResNet-18 (28) figures when the dataset has them. A figure that
+is undefined (the AUC of a class with no positive test image, a NaN loss) is
+written as JSON ``null``, never as a bare ``NaN`` (which is not JSON).
 
 Keras, matplotlib and the data are imported inside :func:`run`, so
 ``medlearn --help`` stays instant.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
-from medlearn.cli import number_type
-from medlearn.errors import MedlearnError
+from medlearn.cli._args import CliError, add_data_dir, number_type, write_json, writable_dir
 
-__all__ = ["register", "run", "default_model", "default_schedule", "TrainCliError"]
+__all__ = ["register", "run", "DEFAULT_MODEL", "default_schedule"]
 
 MODEL_CHOICES = ("logreg", "mlp", "cnn", "resnet")
-
-
-class TrainCliError(MedlearnError, ValueError):
-    """A ``medlearn train`` option that cannot work (bad value, unwritable folder)."""
-
-
-def default_model(dataset: str) -> str:
-    """The reference model that did best on ``dataset`` in ``benchmarks/bench_accuracy.py`` (CPU, 28x28)."""
-    return "cnn"
+#: The model ``medlearn train`` and ``benchmarks/bench_accuracy.py`` use without ``--model``: the
+#: reference CNN, for every dataset (no per-dataset choice has been measured; ``--model`` picks another).
+DEFAULT_MODEL = "cnn"
 
 
 def default_schedule(dataset: str) -> tuple[int | None, float | None]:
@@ -60,8 +54,8 @@ def register(subparsers) -> None:
                     "model and the metrics.")
     p.add_argument("dataset", nargs="?", default="phantoms",
                    help="'phantoms' (default, embedded) or a MedMNIST name such as breastmnist")
-    p.add_argument("--model", choices=MODEL_CHOICES, default=None,
-                   help="reference model (default: the best one for the dataset)")
+    p.add_argument("--model", choices=MODEL_CHOICES, default=DEFAULT_MODEL,
+                   help=f"reference model (default: {DEFAULT_MODEL}, the reference CNN, for every dataset)")
     p.add_argument("--size", type=int, default=28, help="MedMNIST image size: 28, 64, 128 or 224 (default 28)")
     p.add_argument("--epochs", type=number_type(int, minimum=1), default=None,
                    help="train for at most N epochs instead of a time budget")
@@ -69,7 +63,7 @@ def register(subparsers) -> None:
                    metavar="SECONDS",
                    help="stop training after this many seconds (default: phantoms 8 epochs, MedMNIST "
                         "120 s; with MEDLEARN_FAST=1 2 epochs / 20 s)")
-    p.add_argument("--data-dir", default=None, help="data folder (default: MEDLEARN_DATA or the user cache)")
+    add_data_dir(p)
     p.add_argument("--out", default=None, help="output folder (default: runs/<time>-<dataset>-<model>)")
     p.add_argument("--json", default=None, metavar="FILE", help="write a one-object JSON summary to FILE")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
@@ -77,18 +71,6 @@ def register(subparsers) -> None:
                    help="bootstrap resamples for the CIs (default 1000; 200 for test sets over 10 000 images)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     p.set_defaults(func=run)
-
-
-def _writable_dir(path: Path, option: str) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TrainCliError(f"{option} cannot be created: {exc.strerror or exc}. Received: {option} {str(path)!r}. "
-                            "Fix: choose a folder you can write to.") from None
-    if not os.access(path, os.W_OK):
-        raise TrainCliError(f"{option} is not writable. Received: {option} {str(path)!r}. "
-                            "Fix: choose a folder you can write to.")
-    return path
 
 
 def _load(dataset: str, size: int, data_dir):
@@ -99,11 +81,11 @@ def _load(dataset: str, size: int, data_dir):
     kind = info(name)["kind"]
     if kind == "embedded":
         if size != 28:
-            raise TrainCliError(f"the phantoms exist at 28x28 only. Received: --size {size}")
+            raise CliError(f"the phantoms exist at 28x28 only. Received: --size {size}")
         return load_phantoms()
     if kind != "medmnist":
-        raise TrainCliError(f"medlearn train needs an image dataset ('phantoms' or a MedMNIST name). "
-                            f"Received: {dataset!r} (a {kind} dataset)")
+        raise CliError(f"medlearn train needs an image dataset ('phantoms' or a MedMNIST name). "
+                       f"Received: {dataset!r} (a {kind} dataset)")
     return fetch_medmnist(name, size=size, data_home=data_dir)
 
 
@@ -116,13 +98,13 @@ def _benchmark(entry: dict) -> dict | None:
 def run(args) -> int:
     """Carry out ``medlearn train`` (see the module docstring). Returns the exit status."""
     dataset = str(args.dataset).strip().lower()
-    model = args.model or default_model(dataset)
+    model = args.model
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{stamp}-{dataset}-{model}"
-    out = _writable_dir(out.expanduser(), "--out")
+    out = writable_dir(out.expanduser(), "--out")
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:
-        _writable_dir(json_path.parent, "--json's folder")
+        writable_dir(json_path.parent, "--json's folder")
 
     data = _load(dataset, args.size, args.data_dir)   # DatasetError (a MedlearnError) if unavailable
     from medlearn.quiet import import_framework
@@ -154,24 +136,15 @@ def run(args) -> int:
         "n_train": n_train, "n_test": int(report.n), "seed": args.seed, "out": str(out),
         "benchmark": bench,
     }
-    (out / "metrics.json").write_text(json.dumps({**summary, "report": report.to_dict(),
-                                                  "history": result.history}, indent=1, default=_plain))
+    write_json(out / "metrics.json", {**summary, "report": report.to_dict(), "history": result.history})
     if json_path is not None:
-        json_path.write_text(json.dumps(summary, indent=1, default=_plain) + "\n")
+        write_json(json_path, summary)
     line = f"test ACC {summary['acc']:.3f}  AUC {summary['auc']:.3f}"
     if bench:
         line += f"   (MedMNIST v2 {bench['model']}: ACC {bench['acc']:.3f}  AUC {bench['auc']:.3f})"
     print(f"\n{line}\ntrained {result.train_seconds:.1f}s, {result.params:,} parameters; saved "
           f"{', '.join(files)} and metrics.json to {out}")
     return 0
-
-
-def _plain(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, float) and value != value:
-        return None
-    return str(value)
 
 
 def _save(result, report, out: Path) -> list[str]:
@@ -181,12 +154,12 @@ def _save(result, report, out: Path) -> list[str]:
 
     figures = {
         "curves.png": plots.training_curves(result.history, metrics=("loss", "auc")),
-        "roc.png": plots.roc_curve(result.test_labels, result.test_scores, task=result.task,
-                                   label_names=result.label_names,
-                                   mark_threshold=0.5 if result.task == "binary" else None),
+        "roc.png": plots.plot_roc(result.test_labels, result.test_scores, task=result.task,
+                                  label_names=result.label_names,
+                                  mark_threshold=0.5 if result.task == "binary" else None),
     }
     if report.confusion.ndim == 2:
-        figures["confusion.png"] = plots.confusion_matrix(report.confusion, label_names=report.label_names)
+        figures["confusion.png"] = plots.plot_confusion_matrix(report.confusion, label_names=report.label_names)
     for name, fig in figures.items():
         fig.savefig(out / name, dpi=110)
         plt.close(fig)

@@ -1,4 +1,4 @@
-"""Task names: one vocabulary for models, training and metrics.
+"""Task names: one vocabulary for models, training, metrics and plots (bottom layer, beside config/errors).
 
 MedMNIST's INFO dict spells tasks ``"binary-class"``, ``"multi-class"``,
 ``"multi-label, binary-class"`` and ``"ordinal-regression"``; people write
@@ -15,7 +15,7 @@ one of four canonical names:
 Ordinal tasks (RetinaMNIST's diabetic-retinopathy grades) are treated as
 multi-class, as in the MedMNIST benchmark.
 
-Used in lessons 05, 07 and 08 (through ``medlearn.models`` and ``medlearn.metrics``).
+Imports nothing but :mod:`medlearn.errors`, so every layer may use it.
 """
 from __future__ import annotations
 
