@@ -16,7 +16,7 @@ from medlearn.models.heads import ModelError, compile_model, output_spec
 
 __all__ = ["MODELS", "BN_MOMENTUM", "logistic_regression", "mlp", "small_cnn", "resnet_cnn", "build_model"]
 
-MODELS = ("logreg", "mlp", "cnn", "resnet")
+MODELS = ("logreg", "mlp", "cnn", "resnet", "vit")
 
 # Keras' default 0.99 lets the inference-time statistics lag behind for the first ~500
 # steps, so a short CPU run evaluates with stale means (validation stuck at chance).
@@ -243,14 +243,29 @@ def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1
     return _finish(inputs, outputs, "resnet", task, n_classes, compile, learning_rate)
 
 
-_BUILDERS = {"logreg": logistic_regression, "mlp": mlp, "cnn": small_cnn, "resnet": resnet_cnn}
+def _vit(*args, **kwargs):
+    from medlearn.models.vit import tiny_vit  # imports Keras (its layers register for keras.saving)
+
+    return tiny_vit(*args, **kwargs)
+
+
+_BUILDERS = {"logreg": logistic_regression, "mlp": mlp, "cnn": small_cnn, "resnet": resnet_cnn, "vit": _vit}
+
+
+def _unet(*args, **kwargs):  # segmentation (lesson 10); not in MODELS, which lists the classifiers
+    from medlearn.models.unet import unet
+
+    return unet(*args, **kwargs)
+
+
+_BUILDERS["unet"] = _unet
 
 
 def build_model(name: str, input_shape, n_classes: int, task: str, **kwargs):
     """Build a reference model by name.
 
     Args:
-        name: ``"logreg"``, ``"mlp"``, ``"cnn"`` or ``"resnet"``.
+        name: ``"logreg"``, ``"mlp"``, ``"cnn"``, ``"resnet"`` or ``"vit"`` (:mod:`medlearn.models.vit`).
         input_shape: (H, W) or (H, W, C).
         n_classes: classes (binary: 2) or labels (multi-label).
         task: the task (MedMNIST spellings accepted).
