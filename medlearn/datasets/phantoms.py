@@ -27,6 +27,7 @@ import numpy as np
 
 from medlearn.datasets._bunch import Bunch
 from medlearn.datasets._errors import DatasetError
+from medlearn.datasets._patients import check_sites, draw_patients
 
 __all__ = ["make_phantoms", "DIFFICULTIES", "LABEL_NAMES", "PHANTOM_TARGETS"]
 
@@ -46,7 +47,7 @@ _CHUNK = 256  # images generated per vectorised block (keeps memory flat, result
 
 def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification",
                   difficulty: str = "medium", lesion_fraction: float | None = None,
-                  seed: int | None = 0) -> Bunch:
+                  seed: int | None = 0, images_per_patient: int = 1, sites=None) -> Bunch:
     """Draw synthetic chest-radiograph phantoms with their labels and lesion masks.
 
     Args:
@@ -59,6 +60,13 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
         lesion_fraction: share of images with a lesion, in [0, 1]. Default 0.5 for
             classification, 1.0 for segmentation.
         seed: seed for NumPy's ``default_rng``; the same seed gives the same images bit for bit.
+        images_per_patient: images drawn per synthetic patient, 1..50. A patient's images share
+            anatomy, exposure and finding (label, lesion position); breathing, a little exposure,
+            texture and noise change between them. Patients are consecutive: ``ceil(n / k)`` of them.
+        sites: None (one site), an int 1..3 (preset sites: 0 = reference, 1 = darker and noisier,
+            2 = brighter; equal shares of patients) or a list of dicts with keys ``share``
+            (relative number of patients), ``gain``, ``offset`` (exposure: ``offset + gain * image``)
+            and ``noise`` (multiplies the difficulty's pixel noise).
 
     Returns:
         A :class:`Bunch` with
@@ -68,6 +76,7 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
         ``lesion_centers`` (float32, (n, 2), row/column in pixels, NaN without lesion),
         ``lesion_radii`` (float32, (n,), pixels, 0 without lesion),
         ``lesion_contrast`` (float32, (n,), 0 without lesion),
+        ``patient_ids`` (int64, (n,)), ``sites`` (int64, (n,), the site index, 0 with ``sites=None``),
         ``label_names`` (``["normal", "lesion"]``), ``task`` (``"binary-class"`` or
         ``"segmentation"``) and ``info`` (the registry entry ``"phantoms"``).
 
@@ -79,7 +88,7 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
         >>> data.images.shape, data.labels.shape
         ((8, 28, 28), (8,))
 
-    Used in lessons 05-08.
+    Used in lessons 05-08 and 13.
     """
     n = _check_int("n", n, 1, 10_000_000)
     size = _check_int("size", size, 16, 512)
@@ -96,8 +105,15 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise DatasetError(f"seed must be a non-negative int or None. Received: seed={seed!r}")
 
+    per_patient = _check_int("images_per_patient", images_per_patient, 1, 50)
+    site_specs = check_sites(sites)
     rng = np.random.default_rng(seed)
-    params = _draw_params(rng, n, size, DIFFICULTIES[difficulty], float(lesion_fraction))
+    if per_patient == 1 and site_specs is None:   # the original draw: same images as before patients existed
+        params = _draw_params(rng, n, size, DIFFICULTIES[difficulty], float(lesion_fraction))
+        patient_ids, site_ids = np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    else:
+        params, patient_ids, site_ids = draw_patients(rng, n, per_patient, size, DIFFICULTIES[difficulty],
+                                                      float(lesion_fraction), site_specs, _draw_params)
     # Texture and pixel noise come from their own streams, so drawing them block by block gives the
     # same numbers as drawing everything at once: the images do not depend on the block size.
     streams = rng.spawn(2)
@@ -119,6 +135,8 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
         lesion_centers=centers,
         lesion_radii=np.where(has, params["lr"], 0).astype(np.float32),
         lesion_contrast=np.where(has, params["lc"], 0).astype(np.float32),
+        patient_ids=patient_ids,
+        sites=site_ids,
         label_names=list(LABEL_NAMES),
         task="binary-class" if task == "classification" else "segmentation",
         info=_info("phantoms"),
@@ -205,6 +223,7 @@ def _render(streams, size, p, diff):
     field = field + has * col("lc") * cover * dome
     mask = (has & (dist <= radius)).astype(np.uint8)
 
-    field = col("offset") + col("gain") * field + diff["noise"] * streams[1].standard_normal((m, size, size))
+    noise = col("noise") if "noise" in p else diff["noise"]   # per image with patients/sites
+    field = col("offset") + col("gain") * field + noise * streams[1].standard_normal((m, size, size))
     image = np.clip(np.rint(field * 255.0), 0, 255).astype(np.uint8)
     return image, mask
