@@ -19,7 +19,7 @@ from medlearn import config
 
 __all__ = ["Report", "run_doctor"]
 
-PYTHON_MIN, PYTHON_MAX = (3, 10), (3, 12)
+PYTHON_MIN, PYTHON_MAX = (3, 10), (3, 13)  # keep in step with pyproject (tests/test_packaging.py)
 TF_MIN = (2, 16)
 KERAS_MIN = (3, 0)
 

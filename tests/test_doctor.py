@@ -38,10 +38,16 @@ def test_legacy_tf_keras_is_refused(monkeypatch):
     assert any("TF_USE_LEGACY_KERAS" in p for p in report.problems)
 
 
-@pytest.mark.parametrize("vi", [(3, 9, 18), (3, 13, 0)])
+@pytest.mark.parametrize("vi", [(3, 9, 18), (3, 14, 0)])
 def test_unsupported_python_is_refused(vi):
     report = doctor(versions=GOOD, version_info=vi)
     assert any("not supported" in p and "3.10" in p for p in report.problems)
+
+
+@pytest.mark.parametrize("vi", [(3, 10, 13), (3, 13, 0)])
+def test_supported_python_is_accepted(vi):
+    report = doctor(versions=GOOD, version_info=vi)
+    assert not any("not supported" in p for p in report.problems), report.problems
 
 
 def test_missing_tensorflow_is_a_note_not_a_failure():

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SUPPORTED = (10, 11, 12, 13)  # Python 3.x minor versions the course supports and tests
 
 
 def _name(spec: str) -> str:
@@ -60,7 +61,10 @@ def test_pyproject_declares_cli_and_python_range():
         import tomli as tomllib
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert meta["scripts"]["medlearn"] == "medlearn.cli:main"
-    assert meta["requires-python"] == ">=3.10,<3.13"
+    assert meta["requires-python"] == f">=3.{SUPPORTED[0]},<3.{SUPPORTED[-1] + 1}"
+    assert meta["license"] == "MIT" and meta["license-files"] == ["LICENSE"]
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    assert not any(c.startswith("License ::") for c in meta["classifiers"]), "SPDX license: no licence classifiers"
 
 
 def test_readme_quickstart_has_exactly_two_commands_and_ci_runs_the_second():
@@ -72,3 +76,44 @@ def test_readme_quickstart_has_exactly_two_commands_and_ci_runs_the_second():
     assert "train" in cmds[0]
     ci = (ROOT / ".ci" / "run").read_text()
     assert cmds[1] in ci.splitlines()
+
+
+def _pyproject() -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_supported_pythons_agree_everywhere():
+    """requires-python, classifiers, dev.py, environment.yml, the doctor and the README name one range."""
+    lo, hi = f"3.{SUPPORTED[0]}", f"3.{SUPPORTED[-1]}"
+    meta = _pyproject()["project"]
+    minors = sorted(int(c.rsplit(".", 1)[1]) for c in meta["classifiers"]
+                    if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c))
+    assert tuple(minors) == SUPPORTED, minors
+    dev = (ROOT / "dev.py").read_text()
+    assert f"PYTHONS = ((3, {SUPPORTED[0]}), (3, {SUPPORTED[-1]}))" in dev
+    assert f"Python {lo}-{hi}" in dev
+    env = (ROOT / "environment.yml").read_text()
+    assert f"- python>={lo},<3.{SUPPORTED[-1] + 1}" in env
+    from medlearn import diagnostics
+
+    assert (diagnostics.PYTHON_MIN, diagnostics.PYTHON_MAX) == ((3, SUPPORTED[0]), (3, SUPPORTED[-1]))
+    readme = (ROOT / "README.md").read_text()
+    assert f"Python {lo}–{hi}" in readme, f"README must say Python {lo}–{hi}"
+    for stale in range(SUPPORTED[0], SUPPORTED[-1]):
+        assert f"{lo}–3.{stale} " not in readme and f"{lo}-3.{stale} " not in readme, f"stale range {lo}–3.{stale}"
+
+
+def test_dependency_upper_bounds_are_present():
+    """Every requirement has an upper bound (tested releases only)."""
+    for name, spec in _requirements(ROOT / "requirements-dev.txt").items():
+        assert "<" in spec, f"{name} has no upper bound: {spec}"
+
+
+def test_build_backend_supports_spdx_license():
+    requires = _pyproject()["build-system"]["requires"]
+    (setuptools,) = [r for r in requires if r.startswith("setuptools")]
+    assert ">=77" in setuptools, "SPDX `license = \"MIT\"` needs setuptools >= 77"

@@ -23,8 +23,11 @@ _HASHED: dict[tuple, str] = {}  # (path, size, mtime_ns) -> md5, for this proces
 
 
 def phantoms_path() -> Path:
-    """Where the pre-generated phantoms live: ``<repository>/data/phantoms.npz``."""
-    return Path(__file__).resolve().parents[2] / info("phantoms")["files"]["28"]["path"]
+    """Where the pre-generated phantoms live: ``<repository>/data/phantoms.npz`` in a checkout,
+    ``medlearn/_course/data/phantoms.npz`` in an installed wheel (see :mod:`medlearn.course`)."""
+    from medlearn.course import course_root
+
+    return course_root() / info("phantoms")["files"]["28"]["path"]
 
 
 def phantom_splits() -> dict[str, np.ndarray]:
@@ -50,9 +53,8 @@ def load_phantoms(split: str | None = None) -> Bunch:
     """Load the embedded chest phantoms (offline, always available).
 
     4000 train, 1000 val and 1000 test grey 28x28 images, half of them with a
-    lesion, from ``data/phantoms.npz``. If the file is missing (an installed
-    package without the repository) or damaged, the identical arrays are
-    regenerated in memory.
+    lesion, from ``data/phantoms.npz`` (shipped in the wheel too). If the file
+    is missing or damaged, the identical arrays are regenerated in memory.
 
     Args:
         split: ``"train"``, ``"val"``, ``"test"`` or ``None`` for all three.

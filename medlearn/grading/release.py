@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 
+from medlearn.course import mark_copy
 from medlearn.grading.errors import GradingError
 from medlearn.grading.markers import has_solution, is_hidden_cell, strip_solutions
 from medlearn.grading.safeio import atomic_write_text
@@ -26,7 +27,8 @@ def student_copy(notebook, *, name: str = "notebook") -> nbformat.NotebookNode:
 
     Every ``### BEGIN SOLUTION`` … ``### END SOLUTION`` block becomes
     ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` at the marker's
-    indentation (``YOUR ANSWER HERE`` in markdown), cells starting with
+    indentation (``YOUR ANSWER HERE`` in markdown), the first markdown cell's
+    "Instructor copy" line becomes the "Student copy" line, cells starting with
     ``### HIDDEN CHECKS`` are removed, outputs and execution counts cleared.
     Check cells and cell ids are kept.
 
@@ -42,8 +44,12 @@ def student_copy(notebook, *, name: str = "notebook") -> nbformat.NotebookNode:
     """
     nb = copy.deepcopy(notebook)
     cells = []
+    first_markdown = True
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
+        if cell.cell_type == "markdown" and first_markdown:
+            first_markdown = False
+            cell.source = mark_copy(cell.source, student=True)   # "Instructor copy" -> "Student copy"
         if cell.cell_type == "code":
             if is_hidden_cell(cell.source):
                 continue
