@@ -98,7 +98,7 @@ def _check_frameworks(report: Report, versions: dict) -> None:
         report.rows.append(("Keras", "not installed"))
         report.problems.append("Keras 3 is not installed. Fix: `pip install -U 'keras>=3'`.")
     else:
-        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        backend = configured_backend()[0]
         report.rows.append(("Keras", f"{keras_v} (backend: {backend})"))
         if _version_tuple(keras_v) < KERAS_MIN:
             report.problems.append(
@@ -110,6 +110,71 @@ def _check_frameworks(report: Report, versions: dict) -> None:
             f"TF_USE_LEGACY_KERAS is set, so tf.keras is tf-keras {tfk_v} (Keras 2). "
             "Fix: `unset TF_USE_LEGACY_KERAS` (and `pip uninstall tf-keras` if nothing else needs it)."
         )
+
+
+# Keras 3 backends and the module each needs (numpy: inference only, no training).
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy",
+                   "openvino": "openvino"}
+BACKEND_INSTALL = {"tensorflow": "pip install -U 'tensorflow>=2.16,<2.22'", "jax": "pip install -U 'jax[cpu]'",
+                   "torch": "pip install -U torch", "openvino": "pip install -U openvino"}
+
+
+def configured_backend() -> tuple[str, str]:
+    """The Keras backend Keras will load, and where that choice comes from.
+
+    Keras reads ``KERAS_BACKEND`` first, then ``backend`` in ``$KERAS_HOME/keras.json``
+    (default ``~/.keras/keras.json``), else uses TensorFlow.
+
+    Returns:
+        ``(name, source)``, e.g. ``("jax", "KERAS_BACKEND")``.
+    """
+    import json
+    from pathlib import Path
+
+    env = os.environ.get("KERAS_BACKEND")
+    if env:
+        return env.strip().lower(), "KERAS_BACKEND"
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    try:
+        name = json.loads((home / "keras.json").read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    if isinstance(name, str) and name.strip():
+        return name.strip().lower(), str(home / "keras.json")
+    return "tensorflow", "default"
+
+
+def backend_problem() -> str | None:
+    """Why the configured Keras backend cannot be imported, with the fix; ``None`` when it can.
+
+    Cheap: looks the framework up (``importlib.util.find_spec``) without importing it.
+    Used by ``medlearn doctor`` and ``medlearn train`` (one line instead of a traceback).
+    """
+    import importlib.util
+
+    name, source = configured_backend()
+    where = "KERAS_BACKEND" if source == "KERAS_BACKEND" else f"the Keras backend ({source})"
+    module = BACKEND_MODULES.get(name)
+    if module is None:
+        return (f"{where} is {name!r}, which is not a Keras backend (tensorflow, jax, torch). "
+                "Fix: `export KERAS_BACKEND=tensorflow` (or jax / torch).")
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return None
+    unset = ("`unset KERAS_BACKEND`" if source == "KERAS_BACKEND"
+             else f"set \"backend\": \"tensorflow\" in {source}")
+    return (f"{where} is {name!r} but {module} is not installed in this Python. "
+            f"Fix: `{BACKEND_INSTALL[name]}`, or {unset} to use TensorFlow.")
+
+
+def _check_backend(report: Report) -> bool:
+    problem = backend_problem()
+    if problem:
+        report.problems.append(problem)
+    return problem is None
 
 
 def _nvidia_smi() -> list:
@@ -131,7 +196,7 @@ def _nvidia_smi() -> list:
 
 def _check_accelerators(report: Report, probe_frameworks: bool) -> None:
     found = _nvidia_smi()
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend = configured_backend()[0]
     usable = None  # unknown unless we ask the framework
     if probe_frameworks:
         from medlearn.backend import devices
@@ -140,6 +205,10 @@ def _check_accelerators(report: Report, probe_frameworks: bool) -> None:
         try:
             with native_stderr_silenced():  # CUDA probing logs to fd 2 on machines without a GPU
                 usable = devices(backend)
+        except ImportError as exc:  # the backend's framework is there but does not import
+            report.problems.append(f"the Keras backend {backend!r} does not import ({type(exc).__name__}: {exc}). "
+                                   f"Fix: reinstall it (`{BACKEND_INSTALL.get(backend, 'pip install -U ' + backend)}"
+                                   " --force-reinstall`) or `export KERAS_BACKEND=tensorflow`.")
         except Exception as exc:  # a broken CUDA install or a bad KERAS_BACKEND must not kill the doctor
             report.notes.append(f"could not ask {backend} for its devices ({type(exc).__name__}: {exc}).")
     report.accelerators = found
@@ -208,7 +277,8 @@ def run_doctor(*, print_report: bool = True, probe_frameworks: bool = True,
     report = Report()
     _check_python(report, version_info)
     _check_frameworks(report, versions)
-    _check_accelerators(report, probe_frameworks)
+    backend_ok = _check_backend(report)
+    _check_accelerators(report, probe_frameworks and backend_ok)
     _check_data(report)
     _check_flags(report)
     if print_report:

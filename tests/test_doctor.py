@@ -118,3 +118,39 @@ def test_accelerators_a_backend_sees_without_nvidia_smi_are_listed(monkeypatch):
     monkeypatch.setattr(medlearn.backend, "devices", lambda backend=None, **kw: [dev])
     report = run_doctor(print_report=False, probe_frameworks=True, versions=GOOD, version_info=(3, 11, 0))
     assert "NVIDIA H200" in dict(report.rows)["Accelerators"]
+
+
+def test_backend_that_is_not_installed_is_a_problem_with_the_fix(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a))
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    report = doctor(versions=GOOD, version_info=(3, 11, 0))
+    assert not report.ok
+    (problem,) = [p for p in report.problems if "jax" in p]
+    assert "KERAS_BACKEND is 'jax' but jax is not installed" in problem
+    assert "pip install -U 'jax[cpu]'" in problem and "unset KERAS_BACKEND" in problem
+    assert "OK: this environment" not in str(report)
+
+
+def test_backend_that_is_not_a_keras_backend_is_a_problem(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "theano")
+    report = doctor(versions=GOOD, version_info=(3, 11, 0))
+    assert any("'theano', which is not a Keras backend" in p for p in report.problems)
+
+
+def test_backend_from_keras_json(monkeypatch, tmp_path):
+    from medlearn.diagnostics import configured_backend
+
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert configured_backend() == ("tensorflow", "default")
+    (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+    assert configured_backend() == ("torch", str(tmp_path / "keras.json"))
+
+
+def test_installed_backend_is_fine(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")   # numpy is always there
+    report = doctor(versions=GOOD, version_info=(3, 11, 0))
+    assert report.ok, report.problems
