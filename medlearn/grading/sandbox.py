@@ -428,30 +428,39 @@ class _Supervision:
         self.killed, self.detail = why, detail
         _kill_all(self.proc, self.uid)
 
+    def _events(self, now: float, cpu: float | None = None) -> None:
+        """Open/close the CPU window of a check as its events arrive (sampled right then, from outside)."""
+        events = self.reader.events
+        while self.seen_events < len(events):
+            e = events[self.seen_events]
+            self.seen_events += 1
+            start = e.get("event") == "check-start" and isinstance(e.get("k"), int) and self.current is None
+            end = e.get("event") == "check" and self.current is not None and e.get("k") == self.current[0]
+            if not (start or end):
+                continue
+            if cpu is None:
+                cpu = _usage(_sandbox_pids(self.uid, self.proc.pid))[1]
+            if start:
+                self.current = (e["k"], now, cpu)
+            else:
+                self.check_cpu[self.current[0]] = round(max(0.0, cpu - self.current[2]), 3)
+                self.current = None
+
     def _watch(self, now: float) -> bool:
         """Memory of the whole tree; each check's CPU time and grader-side deadline. False: stop now."""
-        pids = _sandbox_pids(self.uid, self.proc.pid)
-        rss, cpu = _usage(pids)
+        rss, cpu = _usage(_sandbox_pids(self.uid, self.proc.pid))
         self.peak = max(self.peak, rss)
         if self.limits.memory_mb and rss > self.limits.memory_mb:
             self._stop("memory", f"the submission's processes used {rss:.0f} MiB together "
                                  f"(limit {self.limits.memory_mb} MiB)")
             return False
-        events = self.reader.events
-        while self.seen_events < len(events):
-            e = events[self.seen_events]
-            self.seen_events += 1
-            if e.get("event") == "check-start" and isinstance(e.get("k"), int) and self.current is None:
-                self.current = (e["k"], now, cpu)
-            elif e.get("event") == "check" and self.current is not None and e.get("k") == self.current[0]:
-                self.check_cpu[self.current[0]] = round(cpu - self.current[2], 3)
-                self.current = None
+        self._events(now, cpu)
         if self.current is not None:
             k, started, _ = self.current
             budget = self.budgets.get(k, 0.0)
             if budget and now - started > budget + 2.0:  # the child's own alarm had 2 s to fire
                 self.overrun.append(k)
-                self.check_cpu[k] = round(cpu - self.current[2], 3)
+                self.check_cpu[k] = round(max(0.0, cpu - self.current[2]), 3)
                 self._stop("check-timeout", f"a check ran past its time budget ({budget:g} s) and was stopped "
                                             "by the grader")
                 return False
@@ -512,3 +521,4 @@ class _Supervision:
                 except ChannelError as exc:
                     self._stop("results", str(exc))
                     return
+                self._events(time.monotonic())
