@@ -24,6 +24,7 @@ Used by ``medlearn grade``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import sys
@@ -136,10 +137,12 @@ def gradebook_frame(results: list, assignment: Assignment):
 
 def gradebook_csv(frame) -> str:
     """The gradebook as CSV text; text cells are neutralised for spreadsheets (:func:`~medlearn.grading.names.csv_cell`)."""
+    import pandas as pd
+
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
-            safe[column] = safe[column].map(csv_cell)
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(csv_cell).astype(object)
     buffer = io.StringIO()
     safe.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     return buffer.getvalue()
@@ -147,7 +150,8 @@ def gradebook_csv(frame) -> str:
 
 def grade(assignment, submissions, out=None, *, jobs: int | None = None, limits: Limits | None = None,
           salt: str | None = None, progress: bool = True, force: bool = False, extra_read=(),
-          max_submission_bytes: int = DEFAULT_MAX_BYTES, similarity: bool = True):
+          max_submission_bytes: int = DEFAULT_MAX_BYTES, similarity: bool = True,
+          allow_degraded_sandbox: bool = False):
     """Grade notebooks against an instructor source; return the gradebook as a DataFrame.
 
     Args:
@@ -165,6 +169,8 @@ def grade(assignment, submissions, out=None, *, jobs: int | None = None, limits:
         extra_read: more folders the sandbox may read on Linux (e.g. a course data folder).
         max_submission_bytes: the largest submission file read (``int``, bytes; default 16 MiB).
         similarity: write ``similarity.csv`` (near-identical exercise code; never shown to students).
+        allow_degraded_sandbox: grade even where user namespaces or Landlock are missing (refused by
+            default: such rows get status ``error``); every affected row says ``degraded sandbox``.
 
     Returns:
         ``pandas.DataFrame`` with columns ``student, score, max_score, status, reason`` and one per check:
@@ -180,6 +186,8 @@ def grade(assignment, submissions, out=None, *, jobs: int | None = None, limits:
     """
     assignment = assignment if isinstance(assignment, Assignment) else Assignment(assignment)
     limits = limits or Limits()
+    if allow_degraded_sandbox:
+        limits = dataclasses.replace(limits, allow_degraded=True)
     salt = assignment.sha256 if salt is None else salt
     items = collect(submissions, assignment.path, max_bytes=max_submission_bytes)
     jobs = max(1, int(jobs or os.cpu_count() or 1))

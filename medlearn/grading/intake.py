@@ -152,7 +152,15 @@ def collect(submissions, source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list:
             sub.problem = f"duplicate student name: another submission has the same file name ({path})"
         seen.add(sub.student)
         if not sub.problem:
-            if not path.name.lower().endswith(".ipynb"):
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError as exc:
+                mode, sub.problem = 0, f"unreadable file ({exc.strerror})"
+            if sub.problem:
+                pass
+            elif not stat.S_ISREG(mode):
+                sub.problem = f"{_kind(mode)}, not a regular file: not read"
+            elif not path.name.lower().endswith(".ipynb"):
                 sub.problem = "not a notebook (the file name does not end in .ipynb)"
             elif source_stat is not None and not path.is_symlink() and _same_file(source_stat, path):
                 sub.problem = "this is the instructor's source notebook, not a submission"

@@ -16,8 +16,8 @@ exercise cell is near-identical once these are removed:
 
 What is left is a sequence of tokens; its :data:`K`-token shingles form a set,
 and two sets are compared with the Jaccard index |A∩B| / |A∪B|. A shingle found
-in half or more of a class of at least four is the "obvious" way to write
-something and is dropped before comparing.
+in half or more of a class of at least :data:`COMMON_CLASS` (10) is the
+"obvious" way to write something and is dropped before comparing.
 
 **Threshold, and how it was chosen.** A pair is reported when its Jaccard
 index is at least :data:`THRESHOLD` = 0.65 *and* the two share at least
@@ -53,6 +53,7 @@ __all__ = ["similarity_report", "normalized_tokens", "shingles", "jaccard", "Pai
 K = 4
 THRESHOLD = 0.65
 MIN_SHINGLES = 24
+COMMON_CLASS = 10  # from this many submissions on, shingles found in half of them are "the obvious way"
 COLUMNS = ("exercise", "kind", "student", "other", "score", "shared")
 _KEEP = set(dir(builtins)) | {"self", "cls"}
 _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER,
@@ -165,7 +166,7 @@ def similar_pairs(exercise: str, codes: dict, *, template: str = "", references:
     for s in sets.values():
         for sh in s:
             counts[sh] = counts.get(sh, 0) + 1
-    if len(sets) >= 4:
+    if len(sets) >= COMMON_CLASS:
         common = {sh for sh, n in counts.items() if n >= len(sets) / 2}
         sets = {name: s - common for name, s in sets.items()}
     refs = {label: shingles(normalized_tokens(code)) - base for label, code in (references or {}).items()}
