@@ -243,3 +243,59 @@ def test_committed_attack_notebooks_match_the_catalog():
     for name, nb in built.items():
         committed = nbformat.read(folder / f"{name}.ipynb", as_version=4)
         assert [c.source for c in committed.cells] == [c.source for c in nb.cells], name
+
+
+# ----------------------------------------------------------------------------- issue 17: degraded hosts
+_REFUSE_LANDLOCK = '''import errno, os, sys
+import pyseccomp as sc
+f = sc.SyscallFilter(sc.ALLOW)
+f.add_rule(sc.ERRNO(errno.ENOSYS), "landlock_create_ruleset")
+f.load()
+os.execv(sys.argv[1], sys.argv[1:])
+'''
+
+
+@linux_only
+def test_a_host_without_landlock_is_refused_unless_allowed_and_then_marked(tmp_path, monkeypatch):
+    pytest.importorskip("pyseccomp")
+    from medlearn.grading import sandbox
+
+    original = sandbox._command
+    monkeypatch.setattr(sandbox, "_command", lambda hide: [sys.executable, "-c", _REFUSE_LANDLOCK] + original(hide))
+    source = tmp_path / "instructor" / "source.ipynb"
+    source.parent.mkdir()
+    nbformat.write(catalog.source_notebook(), source)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(catalog.source_notebook(), subs / "honest.ipynb")
+    limits = Limits(timeout=TIMEOUT, memory_mb=1536)
+    refused = grade(source, subs, None, jobs=1, limits=limits, progress=False).to_dict("records")[0]
+    assert refused["status"] == "error" and refused["score"] == 0.0
+    assert "not graded" in refused["reason"] and "landlock" not in refused["reason"].split("level")[-1]
+    allowed = grade(source, subs, None, jobs=1, limits=limits, progress=False,
+                    allow_degraded_sandbox=True).to_dict("records")[0]
+    assert allowed["status"] == "graded" and allowed["score"] == 4.0
+    assert "degraded sandbox" in allowed["reason"]
+
+
+def test_an_oversized_job_is_refused_by_the_sandbox(tmp_path):
+    from medlearn.grading.sandbox import run_job
+
+    job = {"nonce": "n", "steps": [{"kind": "code", "source": "x = 1\n" * (3 * 2**20), "where": "cell 0"}]}
+    result = run_job(job, tmp_path, Limits(timeout=10, job_mb=4))
+    assert result.refused and "over the cap" in result.detail and result.returncode is None
+
+
+def test_cli_allow_degraded_sandbox_reaches_the_limits(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from medlearn import cli
+    from medlearn.grading import gradebook
+
+    seen = []
+    monkeypatch.setattr(gradebook, "grade", lambda *a, **k: seen.append(k["limits"]) or pd.DataFrame(
+        columns=["student", "score", "max_score", "status", "reason"]))
+    base = ["grade", "--assignment", "a.ipynb", "--out", str(tmp_path / "o"), "s.ipynb"]
+    assert cli.main(base) == 0 and cli.main(base + ["--allow-degraded-sandbox"]) == 0
+    assert [limits.allow_degraded for limits in seen] == [False, True]
+    assert "degraded sandbox" in capsys.readouterr().err

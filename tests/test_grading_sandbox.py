@@ -714,3 +714,23 @@ def test_a_check_budget_is_enforced_by_the_grader(tmp_path):
     result = run_job(job, work, Limits(timeout=40))
     assert result.killed == "check-timeout" and result.overrun == [0]
     assert time.monotonic() - start < 15
+
+
+def test_cgroup_v2_limits_are_written_where_a_cgroup_is_delegated(tmp_path, monkeypatch):
+    from medlearn.grading import cgroups
+
+    assert cgroups.delegated_parent({}) is None  # nothing delegated: the uid + supervisor fallback
+    parent = tmp_path / "delegated"
+    parent.mkdir()
+    (parent / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    assert cgroups.delegated_parent({"MEDLEARN_GRADING_CGROUP": str(parent)}) == parent
+    (parent / "cgroup.subtree_control").write_text("cpu pids\n")  # no memory controller: not usable
+    assert cgroups.delegated_parent({"MEDLEARN_GRADING_CGROUP": str(parent)}) is None
+    group = cgroups.Cgroup(parent, memory_mb=512, nproc=64, cpus=1)
+    assert (group.path / "memory.max").read_text() == str(512 * 2**20)
+    assert (group.path / "pids.max").read_text() == "64"
+    assert (group.path / "cpu.max").read_text() == "100000 100000"
+    group.add(12345)
+    assert group.pids() == [12345]
+    group.remove()
+    assert not group.path.exists()

@@ -26,7 +26,11 @@ def _grade(args) -> int:
     from medlearn.grading.gradebook import grade
     from medlearn.grading.sandbox import Limits
 
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, fsize_mb=256, threads=args.threads)
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, fsize_mb=256, threads=args.threads,
+                    allow_degraded=args.allow_degraded_sandbox)
+    if args.allow_degraded_sandbox:
+        print("warning: --allow-degraded-sandbox: submissions are graded even where user namespaces or Landlock "
+              "are missing; every such row says 'degraded sandbox' (see SANDBOX.md)", file=sys.stderr)
     frame = grade(args.assignment, args.submissions, args.out, jobs=args.jobs, limits=limits, salt=args.salt,
                   progress=not args.quiet and sys.stderr.isatty(), force=args.force, extra_read=args.allow_read)
     out = Path(args.out)
@@ -71,6 +75,9 @@ def register(subparsers) -> None:
     g.add_argument("--salt", default=None, help="secret mixed into hidden-check seeds (default: the source's hash)")
     g.add_argument("--allow-read", action="append", default=[], metavar="DIR",
                    help="a folder the sandbox may read besides Python, medlearn and the data folders (repeatable)")
+    g.add_argument("--allow-degraded-sandbox", action="store_true",
+                   help="grade even when the host lacks user namespaces or Landlock (refused by default); "
+                        "every affected row is marked")
     g.add_argument("--force", action="store_true", help="regrade everything, ignoring stored results")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_grade)

@@ -292,6 +292,19 @@ def _kill_all(proc: subprocess.Popen, uid: int | None) -> None:
         proc.kill()
 
 
+def _cgroup(limits: Limits):
+    """The submission's own cgroup v2 where the host delegates one (:mod:`medlearn.grading.cgroups`), else ``None``."""
+    from medlearn.grading import cgroups
+
+    parent = cgroups.delegated_parent()
+    if parent is None:
+        return None
+    try:
+        return cgroups.Cgroup(parent, memory_mb=limits.memory_mb, nproc=limits.nproc, cpus=max(1, limits.threads))
+    except OSError:
+        return None
+
+
 def _uid_for_this_run() -> int | None:
     """A fresh unprivileged uid when the grader is root on Linux (``None`` otherwise)."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
@@ -357,6 +370,7 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
                          detail=f"the job is {len(data) // 2**20} MiB, over the cap of {limits.job_mb} MiB")
     if uid is not None:
         os.chown(workdir, uid, uid)  # the child writes here only where no private tmpfs covers it
+    group = _cgroup(limits) if linux else None
     kwargs = {"start_new_session": True} if os.name == "posix" else {
         "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
     try:
@@ -367,22 +381,34 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
         )
     finally:
         os.close(chan_w)
-    state = _Supervision(proc, reader, chan_r, data, uid, limits, budgets, start)
+    if group is not None:
+        try:
+            group.add(proc.pid)  # before the job is sent: the runner waits for it on stdin
+        except OSError:
+            group.remove()
+            group = None
+    state = _Supervision(proc, reader, chan_r, data, uid, limits, budgets, start, group)
     try:
         state.loop()
     finally:
+        if group is not None:
+            group.kill()
         _kill_all(proc, uid)  # also ends leftovers of a normal exit
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
         state.close()
+        if group is not None:
+            group.remove()
     wall = time.monotonic() - start
     events = reader.events
     first = events[0] if events else {}
     sandbox = str(first.get("sandbox", "unknown")) if first.get("event") in ("start", "refused") else "unknown"
     refused = first.get("event") == "refused" and proc.returncode is not None and proc.returncode != 0
     degraded = linux and not is_full(sandbox)
+    if group is not None and sandbox != "unknown":
+        sandbox += "+cgroup"
     return RunResult(proc.returncode, state.timed_out, wall, sandbox, events, state.tail(), reader,
                      degraded=degraded, refused=refused, killed=state.killed, detail=state.detail,
                      check_cpu=state.check_cpu, overrun=state.overrun, peak_memory_mb=round(state.peak, 1))
@@ -393,8 +419,9 @@ class _Supervision:
 
     TAIL = 64 * 2**10
 
-    def __init__(self, proc, reader, chan_r, data, uid, limits, budgets, start):
+    def __init__(self, proc, reader, chan_r, data, uid, limits, budgets, start, group=None):
         self.proc, self.reader, self.uid, self.limits, self.budgets = proc, reader, uid, limits, budgets
+        self.group = group
         self.deadline = start + limits.timeout
         self.data, self.sent = memoryview(data), 0
         self.stdin = proc.stdin.fileno()
@@ -426,7 +453,15 @@ class _Supervision:
 
     def _stop(self, why: str, detail: str) -> None:
         self.killed, self.detail = why, detail
+        if self.group is not None:
+            self.group.kill()
         _kill_all(self.proc, self.uid)
+
+    def _measure(self) -> tuple[float, float]:
+        """(memory MiB, CPU s) of the whole submission: its cgroup where it has one, else its processes summed."""
+        if self.group is not None:
+            return self.group.memory_mb(), self.group.cpu_s()
+        return _usage(_sandbox_pids(self.uid, self.proc.pid))
 
     def _events(self, now: float, cpu: float | None = None) -> None:
         """Open/close the CPU window of a check as its events arrive (sampled right then, from outside)."""
@@ -439,7 +474,7 @@ class _Supervision:
             if not (start or end):
                 continue
             if cpu is None:
-                cpu = _usage(_sandbox_pids(self.uid, self.proc.pid))[1]
+                cpu = self._measure()[1]
             if start:
                 self.current = (e["k"], now, cpu)
             else:
@@ -448,7 +483,7 @@ class _Supervision:
 
     def _watch(self, now: float) -> bool:
         """Memory of the whole tree; each check's CPU time and grader-side deadline. False: stop now."""
-        rss, cpu = _usage(_sandbox_pids(self.uid, self.proc.pid))
+        rss, cpu = self._measure()
         self.peak = max(self.peak, rss)
         if self.limits.memory_mb and rss > self.limits.memory_mb:
             self._stop("memory", f"the submission's processes used {rss:.0f} MiB together "
