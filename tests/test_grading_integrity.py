@@ -374,7 +374,8 @@ def test_the_code_digest_covers_checks_and_grading(tmp_path, monkeypatch):
 def test_delegation_found_in_the_grader_fails_the_check(tmp_path, source, monkeypatch):
     seen = []
 
-    def fake_find_delegation(code, exercise):
+    def fake_find_delegation(code, exercise, *, context=""):
+        assert "import numpy as np" in context  # the source's setup cells, for the names they import
         seen.append((exercise.id, code, os.getpid()))
         if "expit" in code and exercise.id == "demo.sigmoid":
             return ["you called scipy.special.expit; the exercise is to write it"]
@@ -393,7 +394,7 @@ def test_delegation_found_in_the_grader_fails_the_check(tmp_path, source, monkey
     assert {pid for *_, pid in seen} == {os.getpid()}  # run in the grader's process, on the submitted code
     assert any(i == "demo.sigmoid" and "scipy.special.expit(z)" in code for i, code, _ in seen)
 
-    def broken(code, exercise):
+    def broken(code, exercise, **kwargs):
         raise RecursionError("too deep")
 
     monkeypatch.setattr(grader, "_delegation_finder", lambda: broken)

@@ -31,15 +31,30 @@ def _grade(args) -> int:
     if args.allow_degraded_sandbox:
         print("warning: --allow-degraded-sandbox: submissions are graded even where user namespaces or Landlock "
               "are missing; every such row says 'degraded sandbox' (see SANDBOX.md)", file=sys.stderr)
+    if args.autograder_bundle:
+        from medlearn.grading.autograder import write_bundle
+
+        path = write_bundle(args.assignment, args.autograder_bundle, limits=limits, salt=args.salt, wheel=args.wheel)
+        print(f"wrote {path}: upload it as the autograder (setup.sh, run_autograder; see medlearn.grading.autograder)")
+        if not args.submissions:
+            return 0
+    if not args.submissions or not args.out:
+        from medlearn.grading.errors import GradingError
+
+        raise GradingError("grading needs submissions and --out. Received: "
+                           f"{len(args.submissions)} submission(s), out={args.out!r}. "
+                           "Fix: `medlearn grade --assignment SOURCE.ipynb --out DIR submissions/`.")
     frame = grade(args.assignment, args.submissions, args.out, jobs=args.jobs, limits=limits, salt=args.salt,
-                  progress=not args.quiet and sys.stderr.isatty(), force=args.force, extra_read=args.allow_read)
+                  progress=not args.quiet and sys.stderr.isatty(), force=args.force, extra_read=args.allow_read,
+                  max_submission_bytes=int(args.max_submission_mb * 2**20), similarity=not args.no_similarity)
     out = Path(args.out)
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     mean = frame["score"].mean() if len(frame) else 0.0
     max_score = frame["max_score"].max() if len(frame) else 0.0
     print(f"graded {len(frame)} submission(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     print(f"mean score {mean:.2f} / {max_score:g}")
-    print(f"wrote {out / 'gradebook.csv'}, {out / 'feedback'}/, {out / 'results'}/")
+    print(f"wrote {out / 'gradebook.csv'}, {out / 'feedback'}/, {out / 'results'}/"
+          + ("" if args.no_similarity else f", {out / 'similarity.csv'} (instructor only)"))
     return 0
 
 
@@ -58,12 +73,15 @@ def register(subparsers) -> None:
     g = subparsers.add_parser(
         "grade", help="grade submitted notebooks in a sandbox; write gradebook, feedback, Gradescope results",
         description="Grade each submission against the instructor source. Writes DIR/gradebook.csv, "
-                    "DIR/feedback/<student>.md and DIR/results/<student>.json (Gradescope format). "
-                    "A re-run only grades new or changed submissions.",
+                    "DIR/feedback/<student>.md, DIR/results/<student>.json (Gradescope format) and "
+                    "DIR/similarity.csv (near-identical exercise code, never shown to students). "
+                    "A re-run only grades new or changed submissions; published files are rebuilt from the signed "
+                    "records. --autograder-bundle FILE.zip writes the bundle an autograder service runs instead.",
     )
-    g.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="submitted .ipynb files or folders of them")
+    g.add_argument("submissions", nargs="*", metavar="SUBMISSION",
+                   help="submitted .ipynb files or folders of them (every entry gets a gradebook row)")
     g.add_argument("--assignment", required=True, metavar="SOURCE.ipynb", help="the instructor's source notebook")
-    g.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    g.add_argument("--out", default=None, metavar="DIR", help="output folder (required to grade; locked while grading)")
     g.add_argument("--jobs", type=number_type(int, minimum=1), default=None,
                    help="submissions graded at once (default: CPU count)")
     g.add_argument("--timeout", type=number_type(float, minimum=0, strict=True), default=300.0,
@@ -78,6 +96,14 @@ def register(subparsers) -> None:
     g.add_argument("--allow-degraded-sandbox", action="store_true",
                    help="grade even when the host lacks user namespaces or Landlock (refused by default); "
                         "every affected row is marked")
+    g.add_argument("--max-submission-mb", type=number_type(float, minimum=0, strict=True), default=16.0,
+                   help="larger submitted files are not read (an 'invalid' row; default 16)")
+    g.add_argument("--no-similarity", action="store_true", help="do not write DIR/similarity.csv")
+    g.add_argument("--autograder-bundle", default=None, metavar="FILE.zip",
+                   help="write a Gradescope-style autograder bundle for the assignment (setup.sh, run_autograder, "
+                        "the medlearn wheel and pinned dependencies); with no submissions, grade nothing")
+    g.add_argument("--wheel", default=None, metavar="FILE.whl",
+                   help="the medlearn wheel for --autograder-bundle (default: built from this checkout)")
     g.add_argument("--force", action="store_true", help="regrade everything, ignoring stored results")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_grade)

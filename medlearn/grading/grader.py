@@ -264,7 +264,7 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
 
 
 def _delegation_finder():
-    """``find_delegation(code, exercise) -> list[str]`` from :mod:`medlearn.checks.integrity`, or ``None``."""
+    """``find_delegation(code, exercise, *, context) -> list[str]`` from :mod:`medlearn.checks.integrity`, or ``None``."""
     try:
         from medlearn.checks.integrity import find_delegation
     except ImportError:
@@ -283,13 +283,14 @@ def _mark_delegation(assignment: Assignment, match, plan: list, outcomes: list) 
     if find is None:
         return
     stubs = {s.cell: assignment.stub(s) for s in assignment.solution_steps}
+    context = "\n\n".join(s.source for s in assignment.steps if s.kind == "code")  # the source's own imports
     for (call, _), outcome in zip(plan, outcomes):
         if not outcome.passed:
             continue
         code = "\n\n".join(match.codes.get(cell, stubs[cell]) for cell in assignment.answer_cells(call))
         try:
             with _JUDGE_LOCK:
-                found = list(find(code, get_exercise(call.exercise_id)))
+                found = list(find(code, get_exercise(call.exercise_id), context=context))
         except Exception as exc:  # hostile code must not switch the analysis off
             found = [f"The grader could not analyse your code for library calls ({type(exc).__name__}); "
                      "simplify the exercise cell."]
