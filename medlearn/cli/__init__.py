@@ -1,6 +1,6 @@
 """The ``medlearn`` command: one module per subcommand in this package.
 
-    medlearn doctor | data | train | assign | grade   (``medlearn COMMAND --help``)
+    medlearn doctor | data | train | assign | grade | lessons   (``medlearn COMMAND --help``)
 
 Each module in :data:`COMMANDS` offers ``register(subparsers)``, which adds its
 parser(s) and sets ``func`` to a function ``(args) -> int`` (the exit status).
@@ -29,7 +29,9 @@ COMMANDS = (
     "doctor",
     "data",
     "train",
+    "compress",
     "grade",      # assign and grade
+    "lessons",
 )
 
 

@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 
 from medlearn.cli._args import CliError, add_data_dir, number_type, write_json, writable_dir
+from medlearn.models.builders import MODELS
 
 __all__ = ["register", "run", "DEFAULT_MODEL", "default_schedule"]
 
-MODEL_CHOICES = ("logreg", "mlp", "cnn", "resnet")
+MODEL_CHOICES = MODELS  # the builders' registry: a new reference model is a --model choice
 #: The model ``medlearn train`` and ``benchmarks/bench_accuracy.py`` use without ``--model``: the
 #: reference CNN, for every dataset (no per-dataset choice has been measured; ``--model`` picks another).
 DEFAULT_MODEL = "cnn"

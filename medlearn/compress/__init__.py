@@ -18,11 +18,11 @@ from medlearn.compress.prune import (KeepPruned, check_sparsity, file_sizes, fin
                                      prune, sparsity)
 from medlearn.compress.quantize import (QMAX, CompressError, dequantize, keras_int8, quantization_error, quantize,
                                         quantize_weights, symmetric_scale)
-from medlearn.compress.runtime import SUPPORTED_LAYERS, LiteRTModel, inference_model, model_input, to_litert
+from medlearn.compress.runtime import SUPPORTED_LAYERS, LiteRTModel, inference_model, model_input, plain_copy, to_litert
 
 __all__ = [
     "CompressError", "QMAX", "symmetric_scale", "quantize", "dequantize", "quantize_weights", "quantization_error",
-    "keras_int8", "to_litert", "LiteRTModel", "inference_model", "model_input", "SUPPORTED_LAYERS",
+    "keras_int8", "to_litert", "LiteRTModel", "inference_model", "plain_copy", "model_input", "SUPPORTED_LAYERS",
     "prune", "global_threshold", "prunable_weights", "sparsity", "fine_tune", "KeepPruned", "file_sizes",
     "check_sparsity", "latency_ms", "keras_predictor", "evaluate", "TOLERANCE", "within_tolerance",
 ]

@@ -124,17 +124,18 @@ def keras_int8(model):
     shared = inference_model(model)          # shares its layers with ``model``: clone before changing
     copy = keras.models.clone_model(shared)
     copy.set_weights(shared.get_weights())
-    before = {layer.name: layer for layer in _flat_layers(copy)}
+    import warnings
+
     try:
-        copy.quantize("int8")
+        with warnings.catch_warnings():  # one "does not have a quantize method" warning per other layer
+            warnings.simplefilter("ignore")
+            copy.quantize("int8")
     except (ValueError, NotImplementedError):  # nothing quantisable in this model
         return copy, []
-    names = [name for name, layer in before.items() if getattr(layer, "quantization_mode", None) == "int8"]
+    names = [layer.name for layer in _flat_layers(copy) if getattr(layer, "quantization_mode", None) == "int8"]
     return copy, names
 
 
 def _flat_layers(model):
-    for layer in getattr(model, "layers", []):
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _flat_layers(layer)
+    """Every layer inside ``model``, nested ones too (a MultiHeadAttention's projections)."""
+    return model._flatten_layers(include_self=False, recursive=True)

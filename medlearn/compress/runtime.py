@@ -25,7 +25,7 @@ import numpy as np
 
 from medlearn.compress.quantize import CompressError
 
-__all__ = ["SUPPORTED_LAYERS", "inference_model", "model_input", "to_litert", "LiteRTModel"]
+__all__ = ["SUPPORTED_LAYERS", "inference_model", "plain_copy", "model_input", "to_litert", "LiteRTModel"]
 
 SUPPORTED_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense", "BatchNormalization", "MaxPooling2D",
                     "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ReLU/sigmoid/softmax/GELU",
@@ -54,6 +54,18 @@ def inference_model(model):
         return args[0] if _is_augmentation(layer) else layer(*args, **kwargs)
 
     return keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
+
+
+def plain_copy(model):
+    """A copy of ``model`` without augmentation layers and without optimizer state.
+
+    What the original and the pruned model are saved as, so that their file sizes compare
+    weights with weights (``keras.models.clone_model`` of a compiled model keeps its optimizer).
+    """
+    net = inference_model(model)
+    copy = type(net).from_config(net.get_config())
+    copy.set_weights(net.get_weights())
+    return copy
 
 
 def model_input(model, images) -> np.ndarray:
