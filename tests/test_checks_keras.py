@@ -140,7 +140,7 @@ def test_residual_block():
 
 def head_ref(n_features, n_classes, *, out=None, loss=None):
     binary = n_classes == 2
-    model = keras.Sequential([keras.Input((n_features,)), layers.Dense(8, activation="relu"),
+    model = keras.Sequential([keras.Input((n_features,)), layers.Dense(16, activation="relu"),
                               out or (layers.Dense(1, activation="sigmoid") if binary
                                       else layers.Dense(n_classes, activation="softmax"))])
     model.compile(optimizer="adam", metrics=["accuracy"],
@@ -195,7 +195,7 @@ def test_conv2d_reference_matches_scipy_and_keras():
 
 def test_conv2d():
     _passes("keras.conv2d", conv_ref)
-    _passes("keras.conv2d", conv_loops, seeds=(0,))
+    assert "once per pixel" in _hint("keras.conv2d", conv_loops)  # the exercise says: no loop over pixels
     assert "flipped" in _hint("keras.conv2d", lambda im, k: conv_ref(im, k[::-1, ::-1]))
     assert "Off by one" in _hint("keras.conv2d", lambda im, k: conv_ref(im, k)[:-1, :-1])
     assert "'same'" in _hint("keras.conv2d", lambda im, k: np.pad(conv_ref(im, k), (
@@ -216,9 +216,11 @@ def test_max_pool():
     image = rng.normal(size=(8, 6))
     np.testing.assert_allclose(keras_ex.pool2d(image, 2), block_reduce(image, (2, 2), np.max))
     _passes("keras.max_pool", pool_ref)
-    assert "average" in _hint("keras.max_pool", lambda im, s: keras_ex.pool2d(im, s, np.mean))
+    assert "average" in _hint("keras.max_pool", lambda im, s: im[:im.shape[0] // s * s, :im.shape[1] // s * s].reshape(
+        im.shape[0] // s, s, im.shape[1] // s, s).mean(axis=(1, 3)))
+    assert "you called medlearn.checks" in _hint("keras.max_pool", lambda im, s: keras_ex.pool2d(im, s)).lower()
     assert "absolute" in _hint("keras.max_pool", lambda im, s: pool_ref(np.abs(im), s))
-    assert "complete windows" in _hint("keras.max_pool", lambda im, s: block_reduce(im, (s, s), np.max))
+    assert "You called skimage" in _hint("keras.max_pool", lambda im, s: block_reduce(im, (s, s), np.max))
     assert "overlap" in _hint("keras.max_pool", lambda im, s: np.lib.stride_tricks.sliding_window_view(
         im, (s, s)).max(axis=(-2, -1)))
 

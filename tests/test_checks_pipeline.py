@@ -149,3 +149,36 @@ def test_hints_never_contain_the_answer():
     expected = case["batch_size"] * len(case["step_s"][case["warmup"]:]) / case["step_s"][case["warmup"]:].sum()
     hint = check("pipeline.throughput", wrong, quiet=True).hint
     assert f"{expected:.1f}" not in hint and f"{expected:.0f}" not in hint
+
+
+@pytest.mark.parametrize("order, needle", [
+    (["pre", "shuffle", "aug", "batch", "prefetch"], "no cache()"),
+    (["cache", "shuffle", "aug", "batch", "pre", "prefetch"], "after batch()"),
+])
+def test_lesson_table_order_is_enforced(order, needle):
+    assert_fails("pipeline.make_pipeline", make_variant(order), needle)
+
+
+def test_an_endless_repeat_fails_fast_with_a_hint():
+    import time
+
+    def endless(images, labels, *, training, batch_size, preprocess, augment):
+        return reference(images, labels, training=training, batch_size=batch_size, preprocess=preprocess,
+                         augment=augment).repeat()
+
+    t0 = time.perf_counter()
+    assert_fails("pipeline.make_pipeline", endless, "never ends")
+    assert time.perf_counter() - t0 < 60
+
+
+def test_a_hang_inside_check_becomes_a_fail_with_a_hint():
+    from medlearn.checks import core
+
+    def hangs(images, labels, **kwargs):
+        while True:
+            pass
+
+    ex = get_exercise("pipeline.make_pipeline")
+    cases = ex.make_cases(np.random.default_rng(0))
+    result = core.judge_cases(ex, cases, core.run_cases(ex, hangs, cases, time_limit=1.0))
+    assert not result.passed and "did not finish within" in result.hint and "repeat()" in result.hint

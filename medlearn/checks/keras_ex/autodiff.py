@@ -49,7 +49,9 @@ _PARAMS = ("W1", "b1", "W2", "b2")
 
 
 def _tape_cases(rng):
-    return [_mlp_case(rng, 8, 3, 4), _mlp_case(rng, 20, 5, 6), _mlp_case(rng, 1, 2, 3)]
+    confident = _mlp_case(rng, 12, 3, 4, extreme=1)
+    confident["W2"] = confident["W2"] * 150.0  # |logits| in the hundreds: log(sigmoid(.)) overflows there
+    return [_mlp_case(rng, 8, 3, 4), _mlp_case(rng, 20, 5, 6), _mlp_case(rng, 1, 2, 3), confident]
 
 
 def _tape_run(answer, case):
@@ -81,6 +83,10 @@ def _tape_judge(case, out):
     if not close(out["loss"].reshape(()), loss, rtol=1e-6):
         if close(out["loss"].reshape(()), loss * len(case["X"]), rtol=1e-6):
             return Verdict(False, "The loss is summed over the batch; the exercise asks for the mean.")
+        if case.get("extreme"):
+            return Verdict(False, "The loss is wrong (or inf/nan) when the logits are large: computing "
+                                  "log(sigmoid(logits)) from probabilities overflows or, clipped, caps the loss. "
+                                  "Work from the logits: tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits).")
         return Verdict(False, "The loss value is wrong: mean binary cross-entropy of sigmoid(logits), "
                               "with a ReLU hidden layer.")
     if all(close(g, e) for g, e in zip(got, grads)):
@@ -102,11 +108,17 @@ register(Exercise(
     id="keras.tape_gradients",
     title="loss and gradients of a 2-layer MLP with tf.GradientTape",
     make_cases=_tape_cases, run=_tape_run, judge=_tape_judge,
+    dtype="float64", dtype_why="the weights and data are float64 and the lesson compares these gradients "
+                               "with lesson 03's to 1e-9; float32 keeps about 7 digits.",
+    forbidden=("medlearn",), arg_names=("W1", "b1", "W2", "b2", "X", "y"),
+    teaches="record the loss on a GradientTape yourself",
+    next_hint="train_step uses the same tape, then updates the variables with assign_sub.",
 ))
 
 
 def _step_cases(rng):
-    return [_mlp_case(rng, 10, 3, 4, lr=0.5, steps=1), _mlp_case(rng, 16, 4, 5, lr=0.1, steps=3)]
+    return [_mlp_case(rng, 10, 3, 4, lr=0.5, steps=1, graph=0), _mlp_case(rng, 16, 4, 5, lr=0.1, steps=3, graph=0),
+            _mlp_case(rng, 12, 3, 4, lr=0.2, steps=2, graph=1)]  # inside tf.function, as lesson 04 runs it
 
 
 def _step_run(answer, case):
@@ -114,13 +126,36 @@ def _step_run(answer, case):
 
     variables = [tf.Variable(case[k]) for k in _PARAMS]
     X, y = tf.constant(case["X"]), tf.constant(case["y"])
-    losses = [np.asarray(answer(variables, X, y, float(case["lr"]))) for _ in range(int(case["steps"]))]
-    out = {"losses": np.array(losses, dtype=np.float64)}
+    step = answer
+    if int(case.get("graph", 0)):
+        def graph_step(v, X, y, lr):
+            loss = answer(v, X, y, lr)
+            if not tf.is_tensor(loss):
+                raise _NotATensor()
+            return loss
+
+        step = tf.function(graph_step, autograph=False)
+    try:
+        lr = tf.constant(float(case["lr"]), dtype=tf.float64) if int(case.get("graph", 0)) else float(case["lr"])
+        losses = [np.asarray(step(variables, X, y, lr)) for _ in range(int(case["steps"]))]
+    except (_NotATensor, TypeError, AttributeError, NotImplementedError) as exc:
+        if not int(case.get("graph", 0)) or isinstance(exc, NotImplementedError):
+            raise
+        return {"graph_ok": np.array(False)}
+    out = {"losses": np.array(losses, dtype=np.float64), "graph_ok": np.array(True)}
     out.update({k: v.numpy() for k, v in zip(_PARAMS, variables)})
     return out
 
 
+class _NotATensor(Exception):
+    pass
+
+
 def _step_judge(case, out):
+    if not bool(out["graph_ok"]):
+        return Verdict(False, "train_step fails inside tf.function (as lesson 04 runs it next): return the loss "
+                              "tensor itself, not float(loss), loss.numpy() or a Python number - inside a graph "
+                              "the loss is symbolic until the graph runs.")
     params = [case[k].copy() for k in _PARAMS]
     losses = []
     for _ in range(int(case["steps"])):
@@ -153,4 +188,7 @@ register(Exercise(
     id="keras.train_step",
     title="one step of gradient descent with tf.GradientTape and assign_sub",
     make_cases=_step_cases, run=_step_run, judge=_step_judge,
+    forbidden=("medlearn",), no_mutation=False, arg_names=("variables", "X", "y", "learning_rate"),
+    teaches="write the gradient-descent step with a tape and assign_sub",
+    next_hint="the next cells train the network with your train_step, eagerly and inside tf.function.",
 ))

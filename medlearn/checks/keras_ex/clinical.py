@@ -22,7 +22,7 @@ def confusion_rates(cm):
 
 
 def _rates_cases(rng):
-    fixed = [[[90, 10], [6, 44]], [[970, 20], [3, 7]], [[40, 25], [12, 60]]]
+    fixed = [[[90, 10], [6, 44]], [[970, 20], [3, 7]], [[40, 25], [12, 60]], [[50, 0], [5, 20]]]  # FP = 0
     drawn = [rng.integers(5, 200, (2, 2)).tolist() for _ in range(2)]
     return [{"cm": np.array(c, dtype=np.int64)} for c in fixed + drawn]
 
@@ -66,6 +66,8 @@ register(Exercise(
     id="keras.clinical_metrics",
     title="sensitivity, specificity, PPV and NPV from a confusion matrix",
     make_cases=_rates_cases, run=_rates_run, judge=_rates_judge,
+    forbidden=("medlearn", "sklearn"), arg_names=("cm",), teaches="write the four ratios yourself",
+    next_hint="threshold_for_sensitivity picks the operating point these rates describe.",
 ))
 
 
@@ -81,6 +83,13 @@ def _thr_cases(rng):
         y[:2] = (0, 1)
         scores = np.round(np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1), decimals)  # decimals=1: many ties
         cases.append({"y_true": y, "scores": scores, "target": target})
+    # 0.56 * 25 = 14.000000000000002 in floating point: ceil() of it asks for 15 caught positives where
+    # 14 reach the target; a negative between the 14th and 15th positive makes the difference visible
+    pos = np.sort(rng.uniform(0.3, 0.95, 25))[::-1]
+    neg = np.concatenate([rng.uniform(0.0, 0.5, 39), [(pos[13] + pos[14]) / 2]])
+    y = np.concatenate([np.ones(25, np.int64), np.zeros(40, np.int64)])
+    order = rng.permutation(65)
+    cases.append({"y_true": y[order], "scores": np.concatenate([pos, neg])[order], "target": 0.56})
     return cases
 
 
@@ -104,6 +113,12 @@ def _thr_judge(case, out):
                               "target. Count caught cases among the actual positives only, and predict "
                               "'positive' for scores equal to the threshold.")
     if spec < best_spec - 1e-12:
+        product = target * len(positives)
+        if product != round(product) and abs(product - round(product)) < 1e-9:
+            return Verdict(False, "Specificity is lower than it could be for a target whose product "
+                                  f"target * n_positives is a whole number ({target:g} x {len(positives)}): in "
+                                  "floating point it can come out a hair above, and ceil() then asks for one "
+                                  "positive too many. Subtract a tiny tolerance before ceil (or round first).")
         return Verdict(False, "The target sensitivity is reached but specificity is lower than it could be: "
                               "choose the highest threshold that still reaches the target.")
     return PASS
@@ -113,4 +128,7 @@ register(Exercise(
     id="keras.threshold_for_sensitivity",
     title="the highest threshold that reaches a target sensitivity",
     make_cases=_thr_cases, run=_thr_run, judge=_thr_judge,
+    forbidden=("medlearn",), arg_names=("y_true", "scores", "target"),
+    teaches="find the threshold with NumPy (sort the positives' scores)",
+    next_hint="the lesson compares your threshold with medlearn.metrics' on the test set.",
 ))

@@ -24,9 +24,17 @@ def cross_correlate2d(image, kernel):
     return np.einsum("ijkl,kl->ij", windows, np.asarray(kernel, np.float64))
 
 
+# Libraries whose one call would do the work of these NumPy exercises.
+_FORBIDDEN = ("medlearn", "scipy.signal", "scipy.ndimage", "numpy.convolve", "numpy.correlate", "skimage",
+              "keras", "tensorflow", "torch", "jax", "cv2")
+
+
 def _conv_cases(rng):
     shapes = (((7, 9), (3, 3)), ((6, 8), (2, 4)), ((3, 5), (3, 5)), ((5, 4), (1, 1)), ((9, 7), (4, 2)))
-    return [{"image": rng.normal(0, 1, s), "kernel": rng.normal(0, 1, k)} for s, k in shapes]
+    cases = [{"image": rng.normal(0, 1, s), "kernel": rng.normal(0, 1, k)} for s, k in shapes]
+    # a larger image: a Python loop over its 62 x 62 output pixels is what the loop policy catches
+    cases.append({"image": rng.normal(0, 1, (64, 64)), "kernel": rng.normal(0, 1, (3, 3)), "n_big": 62 * 62})
+    return cases
 
 
 def _conv_run(answer, case):
@@ -61,6 +69,11 @@ register(Exercise(
     id="keras.conv2d",
     title="2-D cross-correlation ('valid', stride 1) in NumPy",
     make_cases=_conv_cases, run=_conv_run, judge=_conv_judge,
+    dtype="float64", dtype_why="the image and kernel are float64, and the lesson compares your maps with "
+                               "Keras' to 1e-5 after summing many products.",
+    no_loops_over="pixels", forbidden=_FORBIDDEN, arg_names=("image", "kernel"),
+    teaches="write the cross-correlation with NumPy",
+    next_hint="max pooling shrinks the feature maps conv2d produces.",
 ))
 
 
@@ -77,8 +90,11 @@ def pool2d(image, size, reduce=np.max):
 
 
 def _pool_cases(rng):
-    spec = (((8, 8), 2), ((7, 9), 2), ((6, 6), 3), ((10, 5), 3), ((1, 1), 1))
-    return [{"image": rng.normal(0, 1, s), "size": k} for s, k in spec]
+    # leftovers in rows only, in columns only, in both, in neither
+    spec = (((8, 8), 2), ((7, 9), 2), ((6, 6), 3), ((10, 5), 3), ((1, 1), 1), ((8, 9), 2), ((7, 6), 3), ((9, 8), 2))
+    cases = [{"image": rng.normal(0, 1, s), "size": k} for s, k in spec]
+    cases.append({"image": rng.normal(0, 1, (64, 64)), "size": 2, "n_big": 32 * 32})
+    return cases
 
 
 def _pool_run(answer, case):
@@ -93,6 +109,9 @@ def _pool_judge(case, out):
         if got.shape == (-(-h // size), -(-w // size)):
             return Verdict(False, "Keep only complete windows: leftover rows/columns at the border are dropped "
                                   "(Keras padding='valid').")
+        if got.shape in ((h // size, -(-w // size)), (-(-h // size), w // size)):
+            return Verdict(False, "Leftover rows and leftover columns are both dropped: you cropped only one "
+                                  "axis to a multiple of `size` (Keras padding='valid' crops both).")
         if got.shape == (h - size + 1, w - size + 1):
             return Verdict(False, "The windows overlap: move by `size` pixels (stride = pool size), not by 1.")
         return Verdict(False, f"Wrong output shape {got.shape} for a {h}x{w} image and size={size}.")
@@ -109,4 +128,8 @@ register(Exercise(
     id="keras.max_pool",
     title="max pooling (non-overlapping windows) in NumPy",
     make_cases=_pool_cases, run=_pool_run, judge=_pool_judge,
+    dtype="float64", dtype_why="pooling only picks values: keep the image's float64.",
+    no_loops_over="pixels", forbidden=_FORBIDDEN, arg_names=("image", "size"),
+    teaches="write max pooling with NumPy (reshape and max)",
+    next_hint="Keras' Conv2D and MaxPooling2D below must reproduce your two functions.",
 ))

@@ -16,6 +16,14 @@ OVERFLOW_HINT = (
 )
 
 
+F64_WHY = ("the inputs are float64 and lesson 03's gradient check compares to 1e-7, which float32 "
+           "(about 7 significant digits) cannot reach; do not cast to float32.")
+# Library callables that would do the work of a NumPy-engine exercise (``medlearn`` covers
+# medlearn.scratch and the reference implementations in medlearn.checks).
+FORBIDDEN = ("medlearn", "scipy.special", "scipy.optimize", "sklearn", "tensorflow", "keras", "torch", "jax")
+SCRATCH = dict(dtype="float64", dtype_why=F64_WHY, forbidden=FORBIDDEN)
+
+
 def traced(fn, *args):
     """Call ``fn(*args)`` and count the Python events it runs (calls + lines).
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from medlearn.checks.core import Exercise, Verdict, register
 from medlearn.checks.scratch._common import (
-    LOOP_HINT, OVERFLOW_HINT, close, diagnose, finite, loops, shape_hint, traced,
+    OVERFLOW_HINT, SCRATCH, close, diagnose, finite, shape_hint,
 )
 from medlearn.scratch import binary_cross_entropy, sigmoid, softmax
 
@@ -16,13 +16,14 @@ def _activation_cases(rng):
         {"z": rng.normal(size=7) * 3},
         {"z": rng.normal(size=(4, 3))},
         {"z": np.array([-1000.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0])},
+        {"z": rng.normal(size=(2, 3, 5)) * 2},
         {"z": rng.normal(size=4000) * 4, "n_big": 4000},
     ]
 
 
 def _run_unary(answer, case):
-    out, events = traced(answer, np.array(case["z"], dtype=float))
-    return {"out": np.asarray(out, dtype=float), "events": events}
+    out = answer(np.array(case["z"], dtype=float))
+    return {"out": np.asarray(out, dtype=float)}
 
 
 def _judge_sigmoid(case, outputs):
@@ -38,8 +39,6 @@ def _judge_sigmoid(case, outputs):
             (np.exp(-z) / (1 + np.exp(-z)), "You computed 1 - sigmoid(z); sigmoid(z) = 1 / (1 + exp(-z))."),
         ], "Some values differ from 1 / (1 + exp(-z)). Test yours on z = 0 (should give 0.5) and on "
            "large positive and negative z (should approach 1 and 0)."))
-    if loops(case, outputs):
-        return Verdict(False, LOOP_HINT)
     return Verdict(True)
 
 
@@ -63,8 +62,6 @@ def _judge_sigmoid_grad(case, outputs):
             (a * (1 + a), "Check the formula: d/dz 1/(1+e^-z) = a (1 - a), with a minus."),
         ], "The values are not d sigmoid / dz. Derive it: with a = sigmoid(z), sigma'(z) = a (1 - a); "
            "it peaks at z = 0 with 0.25."))
-    if loops(case, outputs):
-        return Verdict(False, LOOP_HINT)
     return Verdict(True)
 
 
@@ -72,6 +69,7 @@ def _softmax_cases(rng):
     return [
         {"z": rng.normal(size=(4, 4)) * 3},  # square first: a wrong axis cannot hide behind a shape error
         {"z": rng.normal(size=(5, 3))},
+        {"z": rng.normal(size=(2, 7)) * 2},
         {"z": np.array([[1000.0, 999.0, 998.0], [-1000.0, -999.0, -1001.0], [0.0, 1.0, 2.0]])},
         {"z": rng.normal(size=(3000, 3)), "n_big": 3000},
     ]
@@ -98,8 +96,6 @@ def _judge_softmax(case, outputs):
             (softmax(-z, axis=1), "Sign error: the largest score must get the largest probability."),
         ], "Rows should be exp(z) / sum(exp(z)) over each row (axis=1): positive, summing to 1, "
            "largest where z is largest."))
-    if loops(case, outputs):
-        return Verdict(False, LOOP_HINT)
     return Verdict(True)
 
 
@@ -110,6 +106,7 @@ def _bce_cases(rng):
     return [
         {"logits": rng.normal(size=8) * 2, "y": labels(8)},
         {"logits": np.array([800.0, -800.0, 30.0, -30.0, 0.5]), "y": np.array([0.0, 1.0, 1.0, 0.0, 1.0])},
+        {"logits": rng.normal(size=(6, 3)) * 2, "y": labels(18).reshape(6, 3)},  # 2-D: mean over every entry
         {"logits": rng.normal(size=4000) * 3, "y": labels(4000), "n_big": 4000},
     ]
 
@@ -119,8 +116,8 @@ def _bce_reference(z, y):
 
 
 def _run_bce(answer, case):
-    out, events = traced(answer, np.array(case["logits"], dtype=float), np.array(case["y"], dtype=float))
-    return {"loss": np.asarray(out, dtype=float), "events": events}
+    out = answer(np.array(case["logits"], dtype=float), np.array(case["y"], dtype=float))
+    return {"loss": np.asarray(out, dtype=float)}
 
 
 def _judge_bce(case, outputs):
@@ -130,7 +127,7 @@ def _judge_bce(case, outputs):
     loss = loss.reshape(())
     expected = _bce_reference(z, y)
     if close(loss, expected, rtol=1e-6):
-        return Verdict(False, LOOP_HINT) if loops(case, outputs) else Verdict(True)
+        return Verdict(True)
     if not finite(loss):
         small = bool(np.all(np.abs(z) < 50))
         return Verdict(False, (
@@ -145,6 +142,8 @@ def _judge_bce(case, outputs):
          "log-probabilities are <= 0, so L = -mean(y log p + (1 - y) log(1 - p)) >= 0."),
         (expected * n, "You summed over the samples; take the mean, so the loss (and the learning "
          "rate that suits it) does not depend on the batch size."),
+        (expected * z.size / len(z), "You divided the sum by len(y), which counts only the rows: for 2-D "
+         "inputs take the mean over every entry (np.mean), not sum / len."),
         (_bce_reference(-z, y), "Sign error inside: p = sigmoid(z) is the probability of y = 1, "
          "so y goes with log p and (1 - y) with log(1 - p)."),
     ], "The value is off for large logits: clipping probabilities (e.g. to 1e-7) caps the loss, but the "
@@ -154,10 +153,18 @@ def _judge_bce(case, outputs):
 
 
 register(Exercise(id="scratch.sigmoid", title="sigmoid, vectorised and stable",
-                  make_cases=_activation_cases, run=_run_unary, judge=_judge_sigmoid))
+                  make_cases=_activation_cases, run=_run_unary, judge=_judge_sigmoid, **SCRATCH,
+                  no_loops_over="samples", arg_names=("z",), teaches="write the sigmoid with NumPy",
+                  next_hint="sigmoid_grad builds on your sigmoid: a = sigmoid(z), then a * (1 - a)."))
 register(Exercise(id="scratch.sigmoid_grad", title="the derivative of the sigmoid",
-                  make_cases=_activation_cases, run=_run_unary, judge=_judge_sigmoid_grad))
+                  make_cases=_activation_cases, run=_run_unary, judge=_judge_sigmoid_grad, **SCRATCH,
+                  no_loops_over="samples", arg_names=("z",), teaches="write the derivative with NumPy",
+                  next_hint="lesson 03's backward pass multiplies by exactly this derivative."))
 register(Exercise(id="scratch.softmax", title="row-wise softmax, stable",
-                  make_cases=_softmax_cases, run=_run_unary, judge=_judge_softmax))
+                  make_cases=_softmax_cases, run=_run_unary, judge=_judge_softmax, **SCRATCH,
+                  no_loops_over="samples", arg_names=("Z",), teaches="write the softmax with NumPy",
+                  next_hint="the cross-entropy exercise works from logits the same stable way."))
 register(Exercise(id="scratch.binary_cross_entropy", title="binary cross-entropy from logits",
-                  make_cases=_bce_cases, run=_run_bce, judge=_judge_bce))
+                  make_cases=_bce_cases, run=_run_bce, judge=_judge_bce, **SCRATCH,
+                  no_loops_over="samples", arg_names=("logits", "y"), teaches="write the loss from the logits",
+                  next_hint="lesson 02 minimises losses like this one by gradient descent."))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from medlearn.checks.core import Exercise, Verdict, register
-from medlearn.checks.scratch._common import LOOP_HINT, close, diagnose, loops, traced
+from medlearn.checks.scratch._common import FORBIDDEN, SCRATCH, close, diagnose
 from medlearn.scratch import log_softmax, relative_error, sigmoid, softmax
 
 GRADS = ("dW1", "db1", "dW2", "db2")
@@ -148,8 +148,7 @@ def _hidden_layer_problem(case, grads) -> str | None:
 
 
 def _run_backward(answer, case):
-    result, events = traced(answer, *_net_args(case))
-    return {**_as_grads(result), "events": events}
+    return _as_grads(answer(*_net_args(case)))
 
 
 def _judge_backward(case, outputs):
@@ -158,7 +157,7 @@ def _judge_backward(case, outputs):
         return Verdict(False, " ".join(problems))
     ref = reference(case)[1]
     if _all_close(outputs, ref):
-        return Verdict(False, LOOP_HINT) if loops(case, outputs) else Verdict(True)
+        return Verdict(True)
     if _all_close(outputs, {k: -v for k, v in ref.items()}):
         return Verdict(False, "All four gradients have the wrong sign: dL/dlogits = (softmax(logits) - Y) / n.")
     if _all_close(outputs, reference(case, mean=False)[1]):
@@ -173,6 +172,16 @@ def _judge_backward(case, outputs):
 
 
 # ----------------------------------------------------------------------------- fix the broken implementation
+def _fix_cases(rng):
+    cases = _net_cases(rng, sizes=((10, 4, 5, 2, 0), (6, 3, 3, 3, 0), (8, 4, 3, 3, 0)))
+    # confident logits (|logit| ~ 1000): log(softmax(.)) of probabilities gives log(0) = -inf there,
+    # the log-softmax of the logits stays finite - the loss must be computed from the logits
+    cases[2]["W2"] = cases[2]["W2"] * 400.0
+    cases[2]["extreme"] = 1
+    return cases
+
+
+
 def _run_fixed(answer, case):
     result = answer(*_net_args(case))
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
@@ -194,6 +203,10 @@ def _judge_fixed(case, outputs):
             problems.append("The loss still receives probabilities where it expects logits: softmax is applied twice.")
             if close(value, -twice):
                 problems.append("The cross-entropy still lacks its minus sign.")
+        elif case.get("extreme"):
+            problems.append("The loss is wrong (or inf) for confident logits: log(softmax(logits)) computed from "
+                            "probabilities gives log(0) = -inf once a probability rounds to 0. Compute it from the "
+                            "logits with the log-softmax (logits - logsumexp), e.g. scratch.log_softmax(logits).")
         else:
             problems.append("The loss is not the mean softmax cross-entropy of the logits.")
     problems += _shape_problems(case, outputs)
@@ -207,9 +220,18 @@ def _judge_fixed(case, outputs):
 
 
 register(Exercise(id="scratch.numerical_gradient", title="the central-difference gradient",
-                  make_cases=_ng_cases, run=_run_ng, judge=_judge_ng))
+                  make_cases=_ng_cases, run=_run_ng, judge=_judge_ng, **SCRATCH,
+                  arg_names=("f", "x", "eps"), teaches="write the central difference yourself",
+                  mutation_hint="x was left changed after your function returned: put each entry back "
+                                "(x[i] = old) after evaluating f at old + eps and old - eps.",
+                  next_hint="grad_check below compares your backward pass with this numerical gradient."))
 register(Exercise(id="scratch.two_layer_backward", title="backward pass of the 2-layer network",
-                  make_cases=_net_cases, run=_run_backward, judge=_judge_backward))
+                  make_cases=_net_cases, run=_run_backward, judge=_judge_backward, **SCRATCH,
+                  no_loops_over="samples", allowed=("medlearn.scratch.sigmoid", "medlearn.scratch.softmax"),
+                  arg_names=("X", "Y", "W1", "b1", "W2", "b2"), teaches="write the backward pass",
+                  next_hint="the 'find the bug' exercise repairs a backward pass like this one."))
 register(Exercise(id="scratch.fix_broken", title="fix the broken backpropagation",
-                  make_cases=lambda rng: _net_cases(rng, sizes=((10, 4, 5, 2, 0), (6, 3, 3, 3, 0))),
-                  run=_run_fixed, judge=_judge_fixed))
+                  make_cases=_fix_cases, run=_run_fixed, judge=_judge_fixed, **SCRATCH,
+                  allowed=("medlearn.scratch.sigmoid", "medlearn.scratch.softmax", "medlearn.scratch.log_softmax"),
+                  arg_names=("X", "Y", "W1", "b1", "W2", "b2"), teaches="repair the implementation",
+                  next_hint="lesson 04 computes the same gradients with tf.GradientTape."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from medlearn.checks.core import Exercise, Verdict, register
-from medlearn.checks.scratch._common import LOOP_HINT, as_named, close, diagnose, finite, loops, shape_hint, traced
+from medlearn.checks.scratch._common import SCRATCH, as_named, close, diagnose, finite, shape_hint
 
 
 # ----------------------------------------------------------------------------- gd_step
@@ -28,8 +28,7 @@ def _gd_reference(case, factor=2.0, reduce="mean", sign=-1.0):
 
 def _run_gd(answer, case):
     args = (np.array(case["w"]), float(case["b"]), np.array(case["X"]), np.array(case["y"]), float(case["lr"]))
-    result, events = traced(answer, *args)
-    return {**as_named(result, ("w", "b")), "events": events}
+    return as_named(answer(*args), ("w", "b"))
 
 
 def _judge_gd(case, outputs):
@@ -41,7 +40,7 @@ def _judge_gd(case, outputs):
         return Verdict(False, f"b_new must be one number; yours has shape {b_new.shape}. Did you forget to sum the residuals?")
     w_ok, b_ok = close(w_new, w_ref), close(b_new.reshape(()), b_ref)
     if w_ok and b_ok:
-        return Verdict(False, LOOP_HINT) if loops(case, outputs) else Verdict(True)
+        return Verdict(True)
     if w_ok and close(b_new.reshape(()), case["b"]):
         return Verdict(False, "w is right but b did not move: update b too, with dL/db = (2/n) * sum(residuals).")
     variants = [
@@ -127,7 +126,7 @@ def _grads(case):
 
 
 def _run_clip(answer, case):
-    result = answer([g.copy() for g in _grads(case)], float(case["max_norm"]))
+    result = answer(_grads(case), float(case["max_norm"]))
     if isinstance(result, dict) or not isinstance(result, (list, tuple)):
         raise TypeError(f"return a list of arrays (one per input gradient), not {type(result).__name__}")
     return {**{f"g{i}": np.asarray(g, dtype=float) for i, g in enumerate(result)}, "count": len(result)}
@@ -166,8 +165,14 @@ def _judge_clip(case, outputs):
 
 
 register(Exercise(id="scratch.gd_step", title="one gradient-descent step for linear regression",
-                  make_cases=_gd_cases, run=_run_gd, judge=_judge_gd))
+                  make_cases=_gd_cases, run=_run_gd, judge=_judge_gd, **SCRATCH, no_loops_over="samples",
+                  arg_names=("w", "b", "X", "y", "lr"), teaches="write the gradient step with NumPy",
+                  next_hint="momentum_step changes how the step is taken, not the gradient."))
 register(Exercise(id="scratch.momentum_step", title="one SGD-with-momentum step",
-                  make_cases=_momentum_cases, run=_run_momentum, judge=_judge_momentum))
+                  make_cases=_momentum_cases, run=_run_momentum, judge=_judge_momentum, **SCRATCH,
+                  arg_names=("w", "v", "dw", "lr", "momentum"), teaches="write the momentum update",
+                  next_hint="clip_by_global_norm limits the gradients such a step uses."))
 register(Exercise(id="scratch.clip_by_global_norm", title="gradient clipping by global norm",
-                  make_cases=_clip_cases, run=_run_clip, judge=_judge_clip))
+                  make_cases=_clip_cases, run=_run_clip, judge=_judge_clip, **SCRATCH,
+                  arg_names=("grads", "max_norm"), teaches="write the clipping with NumPy",
+                  next_hint="lesson 03 computes the gradients these steps use, by backpropagation."))
