@@ -50,11 +50,16 @@ def test_training_curves_one_panel_per_metric_with_validation():
         plots.training_curves(hist, metrics=("f1",))
 
 
-def test_confusion_matrix_annotates_counts():
+def test_confusion_matrix_annotates_counts_row_percentages_and_roles():
     cm = np.array([[50, 3], [7, 40]])
-    fig = plots.plot_confusion_matrix(cm, label_names=["normal", "lesion"])
-    texts = sorted(t.get_text() for t in fig.axes[0].texts)
-    assert texts == ["3", "40", "50", "7"]
+    fig = plots.plot_confusion_matrix(cm, label_names=["normal", "lesion"], threshold=0.3)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"TN\n50\n94.3%", "FP\n3\n5.7%", "FN\n7\n14.9%", "TP\n40\n85.1%"} <= texts
+    assert fig.axes[0].get_title() == "Confusion matrix (threshold 0.30)"
+    (box,) = [p for p in fig.axes[0].patches if p.get_edgecolor()[0] > 0.8]   # the missed cases, outlined
+    assert box.get_xy() == (0 - 0.48, 1 - 0.48)                                  # row lesion, column normal
+    fig = plots.plot_confusion_matrix(np.array([[5, 1, 0], [0, 3, 3], [1, 0, 9]]))
+    assert "3\n50.0%" in {t.get_text() for t in fig.axes[0].texts} and not fig.axes[0].patches
     fig = plots.plot_confusion_matrix(cm, normalize=True)
     assert "0.94" in [t.get_text() for t in fig.axes[0].texts]   # 50 / 53
     with pytest.raises(plots.PlotError, match="square"):
@@ -70,7 +75,13 @@ def test_roc_curve_legend_has_auc_and_operating_point():
     fig = plots.plot_roc(y, s, label_names=["normal", "lesion"], mark_threshold=0.5)
     labels = [l.get_label() for l in fig.axes[0].lines]
     assert f"lesion (AUC {roc_auc_score(y, s):.3f})" in labels
-    assert "threshold 0.50" in labels
+    pred = s >= 0.5
+    assert f"threshold 0.50: sens {pred[y == 1].mean():.2f}, spec {1 - pred[y == 0].mean():.2f}" in labels
+    assert any("95% bootstrap band" in c.get_label() for c in fig.axes[0].collections)
+    (inset,) = fig.axes[0].child_axes
+    assert inset.get_xlim() == (0, 0.2) and inset.get_ylim()[0] > 0   # the low-FPR region, magnified
+    fig = plots.plot_roc(y, s, n_bootstrap=0, low_fpr=None)
+    assert not fig.axes[0].collections and not fig.axes[0].child_axes
     y3 = rng.integers(0, 3, 90)
     fig = plots.plot_roc(y3, rng.dirichlet(np.ones(3), 90), task="multi-class")
     assert sum("AUC" in l.get_label() for l in fig.axes[0].lines) == 3
@@ -80,3 +91,16 @@ def test_draws_into_a_given_axes():
     fig, ax = plt.subplots()
     out = plots.plot_confusion_matrix(np.eye(2, dtype=int), ax=ax)
     assert out is fig
+
+
+def test_training_curves_mark_the_averaged_epochs_and_survive_one_epoch():
+    hist = {"loss": [1.0, 0.5, 0.4, 0.3], "val_loss": [1.1, 0.6, 0.5, 0.5]}
+    fig = plots.training_curves(hist, metrics=("loss",), averaged_epochs=(3, 4), title="phantoms - cnn")
+    (span,) = fig.axes[0].patches
+    assert "final model = mean of the weights of epochs 3-4" in span.get_label()
+    assert fig._suptitle.get_text() == "phantoms - cnn"
+    one = plots.training_curves({"loss": [0.7], "val_loss": [0.8]}, metrics=("loss",))
+    ax = one.axes[0]
+    assert list(ax.get_xticks()) == [1] and ax.get_xlim() == (0.5, 1.5)
+    assert all(line.get_marker() == "o" for line in ax.lines)
+    assert {"0.700", "0.800"} <= {t.get_text() for t in ax.texts}
