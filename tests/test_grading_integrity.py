@@ -419,3 +419,26 @@ def test_grade_writes_the_similarity_report_and_never_shows_it(tmp_path, source)
     assert float(rows[0]["score"]) >= 0.65
     published = "".join(p.read_text() for sub in ("feedback", "results") for p in (out / sub).iterdir())
     assert "similar" not in published.lower() and "bob" not in (out / "feedback" / "ann.md").read_text()
+
+
+def test_the_real_delegation_finder_fails_lesson_answers_that_call_the_library(tmp_path):
+    """With medlearn.checks.integrity: the grader FAILs a lesson-01 sigmoid that hands the work to medlearn."""
+    pytest.importorskip("medlearn.checks.integrity")
+    from medlearn.checks import get_exercise
+    from medlearn.grading.release import student_copy
+
+    lesson = Path(medlearn.__file__).resolve().parent.parent / "lessons" / "01_neurons_and_losses.ipynb"
+    variants = {"computed": "import importlib, sys\ndef sigmoid(z):\n    sys.setprofile(None)  # blinds checks run in the child\n"
+                            "    return importlib.import_module('medlearn.scr' + 'atch').sigmoid(z)\n"}
+    if any(str(f).startswith("medlearn") for f in getattr(get_exercise("scratch.sigmoid"), "forbidden", ())):
+        variants["plain"] = "import sys\nimport medlearn.scratch as S\ndef sigmoid(z):\n    sys.setprofile(None)\n    return S.sigmoid(z)\n"
+    for name, code in variants.items():
+        nb = student_copy(nbformat.read(lesson, as_version=4))
+        next(c for c in nb.cells if c.id == "l01-ex-sigmoid").source = code
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    frame = grade(lesson, [tmp_path / f"{n}.ipynb" for n in variants], tmp_path / "out", jobs=2,
+                  limits=Limits(timeout=120, memory_mb=4096), progress=False).set_index("student")
+    for name in variants:
+        assert frame.loc[name, "scratch.sigmoid"] == 0.0 and frame.loc[name, "scratch.sigmoid (hidden)"] == 0.0, name
+        hint = json.loads((tmp_path / "out" / "results" / f"{name}.json").read_text())["tests"][0]["output"]
+        assert "medlearn" in hint or "import" in hint, hint
