@@ -271,7 +271,8 @@ def isolate_linux(hide_dirs: list[str], hide_files: list[str], *, uid: int | Non
         info["namespaces"] = info["userns"] = True
     if workdir and info["work_tmpfs"]:
         os.chdir(workdir)  # into the tmpfs now mounted there
-    info["caps"] = privileges.clear_capabilities() and privileges.no_new_privs()
+    cleared, nnp = privileges.clear_capabilities(), privileges.no_new_privs()
+    info["caps"] = cleared and nnp
     return info
 
 

@@ -261,16 +261,24 @@ def _usage(pids: list[int]) -> tuple[float, float]:
 
 
 def _kill_uid(uid: int) -> None:
-    """SIGKILL every process of ``uid`` at once (``kill(-1)`` as that uid cannot race with its forks)."""
-    pid = os.fork()
-    if pid == 0:
+    """SIGKILL every process of ``uid`` at once: ``kill(-1)`` sent *as* that uid cannot race with its forks.
+
+    Only when a process of that uid is left (a PID namespace normally takes them all with it); the
+    helper is a fresh interpreter, not a fork of this multi-threaded grader.
+    """
+    if not _sandbox_pids(uid, 0):
+        return
+    code = f"import os; os.setgroups([]); os.setresgid({uid}, {uid}, {uid}); os.setresuid({uid}, {uid}, {uid}); os.kill(-1, 9)"
+    try:
+        subprocess.run([sys.executable, "-I", "-S", "-c", code], timeout=10, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    for pid in _sandbox_pids(uid, 0):  # anything that was not reached
         try:
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _kill_all(proc: subprocess.Popen, uid: int | None) -> None:

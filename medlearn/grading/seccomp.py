@@ -17,7 +17,10 @@ no use for and what would reach outside the sandbox:
   ``clone3`` (its flags are out of seccomp's sight; C libraries fall back to
   ``clone``) are refused, as are ``mount``-family calls, ``bpf``,
   ``perf_event_open``, ``userfaultfd``, keyrings, ``ptrace``, module and
-  kexec loading, ``acct``, ``swapon``, ``reboot`` and ``*_clock``/``settimeofday``.
+  kexec loading, ``acct``, ``swapon``, ``reboot`` and ``*_clock``/``settimeofday``;
+* ``setsid`` is refused: where the kernel groups CPU time by session
+  (``sched_autogroup``), a submission's whole tree then competes as one
+  group, however many processes it starts.
 
 System calls of other architectures (x32, i386 on x86-64) kill the process.
 
@@ -39,6 +42,7 @@ _EPERM = (
     "delete_module", "kexec_load", "kexec_file_load", "acct", "swapon", "swapoff", "reboot",
     "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
     "open_by_handle_at", "name_to_handle_at", "quotactl", "lookup_dcookie", "vhangup", "syslog",
+    "setsid",  # a new session is a new scheduler autogroup: burners would outweigh a classmate's notebook
 )
 _ENOSYS = ("io_uring_setup", "io_uring_enter", "io_uring_register", "clone3")
 
