@@ -7,7 +7,8 @@ matplotlib is imported inside the functions, so ``import medlearn.plots`` is lig
 
 One module per topic: :mod:`~medlearn.plots.images` (``image_grid``),
 :mod:`~medlearn.plots.training` (``training_curves``),
-:mod:`~medlearn.plots.clinical` (``plot_confusion_matrix``, ``plot_roc``).
+:mod:`~medlearn.plots.clinical` (``plot_confusion_matrix``, ``plot_roc``),
+:mod:`~medlearn.plots.calibration` (``plot_reliability``, ``plot_robustness``, lesson 13).
 Drawing functions are named ``plot_*`` where a counting function has the plain
 name (``medlearn.metrics.confusion_matrix`` counts, ``plot_confusion_matrix``
 draws). A new topic is a new ``plots/<topic>.py`` re-exported here.
@@ -18,5 +19,7 @@ from medlearn.plots._common import PlotError
 from medlearn.plots.clinical import plot_confusion_matrix, plot_roc
 from medlearn.plots.images import image_grid
 from medlearn.plots.training import training_curves
+from medlearn.plots.calibration import plot_reliability, plot_robustness
 
-__all__ = ["PlotError", "image_grid", "training_curves", "plot_confusion_matrix", "plot_roc"]
+__all__ = ["PlotError", "image_grid", "training_curves", "plot_confusion_matrix", "plot_roc",
+           "plot_reliability", "plot_robustness"]
