@@ -6,7 +6,8 @@
 
 Results go to ``--out`` (default: a fresh ``runs/<time>-<dataset>-<model>``
 folder): ``curves.png``, ``confusion.png``, ``roc.png``, ``model.keras`` (takes
-raw uint8 images: the scaling is inside the model) and ``metrics.json``.
+raw uint8 images: the scaling is inside the model), ``calibration.png`` (reliability diagram before/after
+temperature scaling) and ``metrics.json``; ``--robustness`` adds ``robustness.png``.
 ``--json FILE`` writes one summary object whose ``acc`` and ``auc`` are
 computed as MedMNIST's evaluator computes them (test split), next to the
 MedMNIST v2 ResNet-18 (28) figures when the dataset has them. A figure that
@@ -30,6 +31,7 @@ MODEL_CHOICES = MODELS  # the builders' registry: a new reference model is a --m
 #: The model ``medlearn train`` and ``benchmarks/bench_accuracy.py`` use without ``--model``: the
 #: reference CNN, for every dataset (no per-dataset choice has been measured; ``--model`` picks another).
 DEFAULT_MODEL = "cnn"
+FIGURE_DPI = 160  # slide quality: a 5-inch figure is 800 pixels wide
 
 
 def default_schedule(dataset: str) -> tuple[int | None, float | None]:
@@ -71,6 +73,8 @@ def register(subparsers) -> None:
     p.add_argument("--bootstrap", type=number_type(int, minimum=0), default=None,
                    help="bootstrap resamples for the CIs (default 1000; 200 for test sets over 10 000 images)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    p.add_argument("--robustness", action="store_true",
+                   help="also score the test split under every corruption at severities 1-5 (robustness.png)")
     p.set_defaults(func=run)
 
 
@@ -108,17 +112,27 @@ def run(args) -> int:
         writable_dir(json_path.parent, "--json's folder")
 
     data = _load(dataset, args.size, args.data_dir)   # DatasetError (a MedlearnError) if unavailable
+    from medlearn.diagnostics import backend_problem
     from medlearn.quiet import import_framework
+
+    problem = backend_problem()   # KERAS_BACKEND=jax without jax: one line with the fix, not a traceback
+    if problem:
+        raise CliError(problem)
     from medlearn.train import fit
 
-    import_framework()  # TensorFlow's native start-up log lines are not for learners
+    try:
+        import_framework()  # TensorFlow's native start-up log lines are not for learners
+    except ImportError as exc:
+        raise CliError(f"the Keras backend does not import ({type(exc).__name__}: {exc}). Fix: reinstall it, "
+                       "e.g. `pip install --force-reinstall 'tensorflow>=2.16,<2.22'`, or pick another with "
+                       "KERAS_BACKEND (see `medlearn doctor`).") from None
 
     epochs, budget = args.epochs, args.time_budget
     if epochs is None and budget is None:
         epochs, budget = default_schedule(dataset)
     n_train = len(data.train.images)
     print(f"medlearn train: {dataset} ({n_train} train images, {data.task}), model {model}, "
-          + (f"at most {epochs} epochs" if epochs else "")
+          + (f"at most {epochs} epoch{'s' if epochs != 1 else ''}" if epochs else "")
           + (", " if epochs and budget else "") + (f"time budget {budget:.0f}s" if budget else ""),
           flush=True)
     result = fit(data, model=model, epochs=epochs, time_budget=budget, seed=args.seed, deterministic=False,
@@ -128,6 +142,20 @@ def run(args) -> int:
     print()
     print(report)
     files = _save(result, report, out)
+    from medlearn.cli import _trust   # lesson 13: calibration always, corruptions with --robustness
+
+    calibration, more = _trust.calibration_summary(result, out, what=f"{dataset} · {model}")
+    files += more
+    if calibration:
+        print(f"calibration ({calibration['ece_bins']}): ECE {calibration['ece']:.3f} -> "
+              f"{calibration['ece_temperature_scaled']:.3f} after temperature scaling (T = "
+              f"{calibration['temperature']:.2f}); Brier {calibration['brier']:.3f}")
+    robustness = None
+    if getattr(args, "robustness", False):
+        robustness, clean_auc, more = _trust.robustness_summary(result, data, out, seed=args.seed,
+                                                                what=f"{dataset} · {model}")
+        files += more
+        print(_trust.robustness_table(robustness, clean_auc))
     bench = _benchmark(data.get("info") or {})
     summary = {
         "dataset": dataset, "model": model, "size": args.size,
@@ -135,8 +163,10 @@ def run(args) -> int:
         "train_seconds": round(result.train_seconds, 2), "params": result.params,
         "epochs": result.epochs, "best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
         "n_train": n_train, "n_test": int(report.n), "seed": args.seed, "out": str(out),
-        "benchmark": bench,
+        "benchmark": bench, **calibration,
     }
+    if robustness is not None:
+        summary["robustness"] = robustness
     write_json(out / "metrics.json", {**summary, "report": report.to_dict(), "history": result.history})
     if json_path is not None:
         write_json(json_path, summary)
@@ -153,16 +183,26 @@ def _save(result, report, out: Path) -> list[str]:
 
     from medlearn import plots
 
+    what = f"{result.dataset} · {result.model_name}"
+    n_test = len(result.test_labels)
+    threshold = getattr(report, "threshold", None)
+    threshold = 0.5 if threshold is None and result.task == "binary" else threshold
+    metrics = [m for m in ("loss", "auc") if m in result.history] or list(result.history)[:1]
     figures = {
-        "curves.png": plots.training_curves(result.history, metrics=("loss", "auc")),
+        "curves.png": plots.training_curves(result, metrics=metrics,
+                                            title=f"{what}: training ({result.epochs} epoch"
+                                                  f"{'s' if result.epochs != 1 else ''})"),
         "roc.png": plots.plot_roc(result.test_labels, result.test_scores, task=result.task,
-                                  label_names=result.label_names,
-                                  mark_threshold=0.5 if result.task == "binary" else None),
+                                  label_names=result.label_names, mark_threshold=threshold,
+                                  title=f"{what}: ROC on the test set ({n_test} images)"),
     }
     if report.confusion.ndim == 2:
-        figures["confusion.png"] = plots.plot_confusion_matrix(report.confusion, label_names=report.label_names)
+        figures["confusion.png"] = plots.plot_confusion_matrix(
+            report.confusion, label_names=report.label_names,
+            threshold=threshold if report.confusion.shape == (2, 2) else None,
+            title=f"{what}: {n_test} test images")
     for name, fig in figures.items():
-        fig.savefig(out / name, dpi=110)
+        fig.savefig(out / name, dpi=FIGURE_DPI)
         plt.close(fig)
     result.model.save(out / "model.keras")
     return [*figures, "model.keras"]

@@ -42,7 +42,7 @@ def plot_confusion_matrix(cm, *, label_names=None, normalize: bool = False, ax=N
         raise PlotError(f"cm must be a square (C, C) matrix. Received shape {cm.shape}")
     k = cm.shape[0]
     rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig, ax = new_axes(ax, (3.4 + 0.6 * k, 2.9 + 0.5 * k))
+    fig, ax = new_axes(ax, (3.8 + 0.6 * k, 3.1 + 0.5 * k))
     im = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
     names = [str(s) for s in (label_names if label_names is not None else range(k))]
     ax.set_xticks(range(k), names, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center")
@@ -176,9 +176,30 @@ def plot_roc(y_true, y_score, *, task="binary", label_names=None, ax=None, mark_
     return fig
 
 
+# Where the zoom may go, in axes coordinates (x0, y0, width, height): below a good curve
+# (right, above the legend) or above a poor one (upper left).
+_INSET_SPOTS = ((0.47, 0.36, 0.5, 0.36), (0.1, 0.56, 0.45, 0.33))
+
+
+def _inset_spot(fpr, tpr, point):
+    """The spot of :data:`_INSET_SPOTS` that hides the least of the curve and none of the operating point."""
+    grid = np.linspace(0, 1, 401)
+    ys = np.interp(grid, fpr, tpr)
+    best, cost = _INSET_SPOTS[0], None
+    for x0, y0, w, h in _INSET_SPOTS:
+        # the title above the box and the tick labels below it hide the curve too: pad the box
+        inside = (grid >= x0 - 0.04) & (grid <= x0 + w) & (ys >= y0 - 0.08) & (ys <= y0 + h + 0.06)
+        c = inside.sum()
+        if point is not None and x0 - 0.04 <= point[0] <= x0 + w and y0 - 0.08 <= point[1] <= y0 + h + 0.06:
+            c += 1000
+        if cost is None or c < cost:
+            best, cost = (x0, y0, w, h), c
+    return best
+
+
 def _low_fpr_inset(ax, curve, point, low_fpr):
     fpr, tpr, color = curve[:3]
-    inset = ax.inset_axes([0.47, 0.36, 0.5, 0.36], zorder=5)
+    inset = ax.inset_axes(list(_inset_spot(fpr, tpr, point)), zorder=5)
     inset.set_facecolor("white")
     inset.plot(fpr, tpr, color=color, lw=1.5)
     if len(curve) == 5:
