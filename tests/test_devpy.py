@@ -87,3 +87,28 @@ def test_failed_install_says_what_failed_and_what_to_do(tmp_path, error, what, f
     log = proj / ".venv" / "pip-install.log"
     assert error in log.read_text() and str(log) in run.stderr
     assert not (proj / ".venv" / ".medlearn-stamp").exists(), "a failed install must not be marked done"
+
+
+def test_lessons_builds_student_copies_then_starts_jupyterlab_on_localhost(monkeypatch, tmp_path):
+    dev = _dev_module()
+    calls = []
+    monkeypatch.setattr(dev.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    monkeypatch.setattr(dev, "WORK", tmp_path / "work")
+    monkeypatch.setattr(dev.os, "geteuid", lambda: 0)
+    assert dev.lessons(Path(sys.executable), ["--no-browser"], {}) == 0
+    copy, lab = calls
+    assert copy[1:] == ["-m", "medlearn", "lessons", str(tmp_path / "work"), "--student"]
+    assert lab[1:3] == ["-m", "jupyterlab"] and "--ip=127.0.0.1" in lab
+    assert f"--ServerApp.root_dir={tmp_path / 'work'}" in lab
+    assert "--allow-root" in lab and lab[-1] == "--no-browser"
+    calls.clear()
+    monkeypatch.setattr(dev.os, "geteuid", lambda: 1000)
+    dev.lessons(Path(sys.executable), [], {})
+    assert "--allow-root" not in calls[1]
+
+
+def test_lessons_stops_when_the_copies_fail(monkeypatch, tmp_path):
+    dev = _dev_module()
+    calls = []
+    monkeypatch.setattr(dev.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 1)
+    assert dev.lessons(Path(sys.executable), [], {}) == 1 and len(calls) == 1
