@@ -22,7 +22,7 @@ from medlearn.checks.core import Exercise, Verdict, register
 __all__ = ["ece_equal_mass", "best_temperature"]
 
 PASS = Verdict(True)
-_FORBIDDEN = ("medlearn.metrics",)   # expected_calibration_error / fit_temperature would do the work
+_FORBIDDEN = ("medlearn", "sklearn.calibration")   # expected_calibration_error, fit_temperature, calibration_curve
 
 
 def _gap_per_bin(y, p, parts):
@@ -101,7 +101,8 @@ register(Exercise(
     id="calibration.ece",
     title="expected calibration error with equal-mass bins",
     make_cases=_ece_cases, run=_ece_run, judge=_ece_judge,
-    **({"forbidden": _FORBIDDEN} if "forbidden" in Exercise.__dataclass_fields__ else {}),
+    forbidden=_FORBIDDEN, arg_names=("y_true", "probs", "n_bins"),
+    teaches="bin the probabilities by equal mass and average the absolute gaps yourself",
 ))
 
 
@@ -176,5 +177,6 @@ register(Exercise(
     id="calibration.temperature",
     title="temperature scaling: the T that minimises the validation NLL",
     make_cases=_temp_cases, run=_temp_run, judge=_temp_judge,
-    **({"forbidden": _FORBIDDEN} if "forbidden" in Exercise.__dataclass_fields__ else {}),
+    forbidden=_FORBIDDEN, arg_names=("logits", "labels"),
+    teaches="write the validation NLL of sigmoid(logits / T) and minimise it over T yourself",
 ))
