@@ -118,8 +118,7 @@ def test_a_student_cannot_read_the_bundles_source_while_graded(bundle, tmp_path)
     assert doc["tests"][0]["status"] == "passed"
 
 
-def test_cli_writes_the_bundle(tmp_path, capsys, monkeypatch):
-    import medlearn.grading.autograder as ag
+def test_cli_writes_the_bundle(tmp_path, capsys):
 
     nbformat.write(catalog.source_notebook(), tmp_path / "source.ipynb")
     wheel = tmp_path / "medlearn-0.1.0-py3-none-any.whl"

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from attacks import catalog, demo_exercises  # noqa: E402,F401  (registers demo.*)
 
 import medlearn  # noqa: E402
-from medlearn.checks import Exercise, Verdict, list_exercises, register  # noqa: E402
+
 from medlearn.grading import GradingError, Limits, grade  # noqa: E402
 from medlearn.grading import gradebook as gb  # noqa: E402
 from medlearn.grading import grader  # noqa: E402

@@ -125,3 +125,12 @@ if __name__ == "__main__":  # the measurement quoted in the similarity module's 
     for name, code in COPIES.items():
         (s, n), = _scores({"a": ORIGINAL, "b": code}, STUB_SIGMOID).values()
         print("copy", name, round(s, 3), n)
+
+
+def test_half_a_class_handing_in_the_solved_lesson_is_reported_not_taken_as_common_code():
+    codes = {f"copy{i}": ORIGINAL for i in range(6)}
+    codes.update({f"honest_{k}": v for k, v in HONEST_SIGMOID.items() if k != "h6"})
+    rows = similar_pairs("demo.sigmoid", codes, template=STUB_SIGMOID, references={"instructor source": ORIGINAL})
+    assert {r.student for r in rows if r.other == "instructor source"} == {f"copy{i}" for i in range(6)}
+    assert sum(r.kind == "pair" for r in rows) == 15  # every pair of the six copies
+    assert not any("honest" in r.student or "honest" in r.other for r in rows)

@@ -4,6 +4,7 @@ Two commands cover the instructor's workflow::
 
     medlearn assign lessons/01_neurons.ipynb --out release/
     medlearn grade --assignment lessons/01_neurons.ipynb --out grades/ submissions/*.ipynb
+    medlearn grade --assignment lessons/01_neurons.ipynb --autograder-bundle autograder.zip   # Gradescope
 
 The same from Python::
 
@@ -26,7 +27,7 @@ import importlib
 
 __all__ = [
     "assign", "student_copy", "Assignment", "grade", "grade_submission", "Limits",
-    "SubmissionResult", "AssignmentError", "GradingError",
+    "SubmissionResult", "AssignmentError", "GradingError", "write_bundle",
 ]
 
 _WHERE = {
@@ -39,6 +40,7 @@ _WHERE = {
     "Limits": "medlearn.grading.sandbox",
     "AssignmentError": "medlearn.grading.errors",
     "GradingError": "medlearn.grading.errors",
+    "write_bundle": "medlearn.grading.autograder",
 }
 
 

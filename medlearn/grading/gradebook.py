@@ -263,7 +263,10 @@ def _grade(assignment, items, out, jobs, limits, salt, progress, force, extra_re
     frame = gradebook_frame(list(results.values()), assignment)
     atomic_write_text(out / "gradebook.csv", gradebook_csv(frame))
     if similarity:
-        atomic_write_text(out / "similarity.csv", similarity_report(assignment, items))
+        try:
+            atomic_write_text(out / "similarity.csv", similarity_report(assignment, items))
+        except Exception as exc:  # the report is a lead for the instructor; the gradebook is already written
+            warnings.warn(f"similarity.csv was not written: {type(exc).__name__}: {exc}", PublishedFileWarning, stacklevel=2)
     return frame
 
 

@@ -15,9 +15,10 @@ exercise cell is near-identical once these are removed:
   already holds (the ``def`` line and stub of the exercise cell).
 
 What is left is a sequence of tokens; its :data:`K`-token shingles form a set,
-and two sets are compared with the Jaccard index |A∩B| / |A∪B|. A shingle found
-in half or more of a class of at least :data:`COMMON_CLASS` (10) is the
-"obvious" way to write something and is dropped before comparing.
+and two sets are compared with the Jaccard index |A∩B| / |A∪B|. Shingles common to
+much of the class are *not* dropped (as MOSS does for starter code): the starter
+code is already removed as the template, and what many students share beyond it
+is most often the solved lesson itself, which is what the report is for.
 
 **Threshold, and how it was chosen.** A pair is reported when its Jaccard
 index is at least :data:`THRESHOLD` = 0.65 *and* the two share at least
@@ -53,7 +54,6 @@ __all__ = ["similarity_report", "normalized_tokens", "shingles", "jaccard", "Pai
 K = 4
 THRESHOLD = 0.65
 MIN_SHINGLES = 24
-COMMON_CLASS = 10  # from this many submissions on, shingles found in half of them are "the obvious way"
 COLUMNS = ("exercise", "kind", "student", "other", "score", "shared")
 _KEEP = set(dir(builtins)) | {"self", "cls"}
 _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER,
@@ -162,13 +162,6 @@ def similar_pairs(exercise: str, codes: dict, *, template: str = "", references:
     """
     base = shingles(normalized_tokens(template)) if template else set()
     sets = {name: shingles(normalized_tokens(code)) - base for name, code in codes.items() if code.strip()}
-    counts: dict = {}
-    for s in sets.values():
-        for sh in s:
-            counts[sh] = counts.get(sh, 0) + 1
-    if len(sets) >= COMMON_CLASS:
-        common = {sh for sh, n in counts.items() if n >= len(sets) / 2}
-        sets = {name: s - common for name, s in sets.items()}
     refs = {label: shingles(normalized_tokens(code)) - base for label, code in (references or {}).items()}
     rows = []
     names = sorted(sets)
