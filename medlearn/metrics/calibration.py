@@ -233,7 +233,7 @@ def brier_score(y_true, probs) -> float:
         >>> round(brier_score([0, 1], [0.2, 0.6]), 3)
         0.1
 
-    Used in lesson 13.
+    Used in lesson 13 (through :func:`calibration_report`) and by ``medlearn train``.
     """
     kind, y, p = _check_labels_probs(y_true, probs)
     return float(np.mean(_brier_terms(kind, y, p)))
@@ -306,7 +306,7 @@ def calibration_report(y_true, probs, *, n_bins: int = 15, strategy: str = "equa
         >>> round(r.brier.value, 3)
         0.075
 
-    Used in lesson 13 and by ``medlearn train``.
+    Used in lesson 13.
     """
     from medlearn.metrics.clinical import Estimate
 
@@ -353,7 +353,7 @@ def to_logits(probs, *, eps: float = 1e-7) -> np.ndarray:
     Raises:
         CalibrationError: values outside [0, 1].
 
-    Used in lesson 13 and by ``medlearn train``.
+    Used by ``medlearn train`` (lesson 13 keeps its model's logits instead).
     """
     p = np.asarray(probs, dtype="float64")
     if p.ndim == 2 and p.shape[1] == 1:
