@@ -769,3 +769,22 @@ def test_many_busy_processes_do_not_starve_a_classmate(tmp_path):
     # one scheduler group each: the six burners together get about what the classmate's one process gets
     # (without it they would get six times as much); the machine's other load hits both alike
     assert burners < 3.0 * classmate + 1.0, (burners, classmate)
+
+
+HIDE_AND_ALLOCATE = '''import ctypes, os, time
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: /proc/PID now belongs to root, not to the uid
+for _ in range({forks}):
+    os.fork()
+block = bytearray(350 * 2**20)
+block[::4096] = b"x" * len(block[::4096])
+time.sleep(15)
+print("SEEN {{}}")
+'''
+
+
+def test_the_memory_supervisor_cannot_be_hidden_from(tmp_path):
+    limits = Limits(timeout=40, memory_mb=600)
+    result, _ = _run(tmp_path, HIDE_AND_ALLOCATE.format(forks=0), limits=limits)  # 350 MiB: within the limit
+    assert result.killed == "" and result.timings.get("done"), result.killed
+    result, seen = _run(tmp_path, HIDE_AND_ALLOCATE.format(forks=1), limits=limits)  # 2 x 350 MiB, hidden
+    assert result.killed == "memory" and seen is None, (result.killed, result.peak_memory_mb)

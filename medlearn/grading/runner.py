@@ -209,6 +209,7 @@ def main() -> None:
 
     for module in job.get("imports", []):
         __import__(module)
+    report.event(event="ready")
     namespace = {"__name__": "__main__", "__builtins__": builtins, "__doc__": None,
                  "display": lambda *objects, **kwargs: None}
     for step in job["steps"]:

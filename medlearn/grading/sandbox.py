@@ -12,7 +12,7 @@ Linux      wall time, address-space/CPU/file-size limits, no network, PID isolat
            instructor files and other submissions hidden (user namespaces)
 macOS      wall time, CPU/file-size limits; network and hidden paths through
            ``sandbox-exec`` when present (address-space limits are not enforced)
-Windows    wall time only: grade on Linux or WSL2
+Windows    not supported: grade on Linux or WSL2
 =========  ==========================================================================
 
 Used by ``medlearn grade``.
@@ -92,7 +92,9 @@ class RunResult:
     the tail of its output ``log``, ``channel`` (the parsed result stream), ``killed`` (why the
     supervisor ended the run early: ``""``, ``"memory"``, ``"results"``, ``"check-timeout"``),
     ``check_cpu`` (check number -> CPU seconds of the whole tree during that check, measured by the
-    grader) and ``overrun`` (checks stopped by the grader's own per-check deadline).
+    grader), ``overrun`` (checks stopped by the grader's own per-check deadline) and ``timings``
+    (seconds after the start, by the grader's clock, at which the child reported ``start`` - sandbox
+    in place -, ``ready`` - exercise modules imported - and ``done``).
     """
 
     returncode: int | None
@@ -109,6 +111,7 @@ class RunResult:
     check_cpu: dict = dataclasses.field(default_factory=dict)
     overrun: list = dataclasses.field(default_factory=list)
     peak_memory_mb: float = 0.0
+    timings: dict = dataclasses.field(default_factory=dict)
 
     @property
     def outputs(self) -> Reader:
@@ -219,13 +222,17 @@ def _installed() -> bool:
 # ----------------------------------------------------------------------------- the child's processes
 def _sandbox_pids(uid: int | None, root_pid: int) -> list[int]:
     """Every live process of the submission: all processes of its own uid, else the tree under ``root_pid``."""
-    if uid is not None:
-        pids = []
+    if uid is not None:  # the real uid from status: /proc/PID's owner changes with the process's dumpable flag
+        pids, want = [], str(uid).encode()
         for name in os.listdir("/proc"):
             if name.isdigit():
                 try:
-                    if os.stat(f"/proc/{name}").st_uid == uid:
-                        pids.append(int(name))
+                    with open(f"/proc/{name}/status", "rb") as fh:
+                        for line in fh:
+                            if line.startswith(b"Uid:"):
+                                if line.split()[1] == want:
+                                    pids.append(int(name))
+                                break
                 except OSError:
                     continue
         return pids
@@ -347,6 +354,11 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
     Returns:
         A :class:`RunResult`; never raises for anything the child does.
     """
+    if os.name != "posix":
+        from medlearn.grading.errors import GradingError
+
+        raise GradingError("grading needs a POSIX system (the result channel is an inherited pipe, the deadline a "
+                           f"poll loop). Received: os.name={os.name!r}. Fix: grade on Linux or in WSL2 (SANDBOX.md).")
     job = dict(job)
     linux = sys.platform.startswith("linux")
     job["isolate"] = linux
@@ -419,7 +431,8 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
         sandbox += "+cgroup"
     return RunResult(proc.returncode, state.timed_out, wall, sandbox, events, state.tail(), reader,
                      degraded=degraded, refused=refused, killed=state.killed, detail=state.detail,
-                     check_cpu=state.check_cpu, overrun=state.overrun, peak_memory_mb=round(state.peak, 1))
+                     check_cpu=state.check_cpu, overrun=state.overrun, peak_memory_mb=round(state.peak, 1),
+                     timings=state.timings)
 
 
 class _Supervision:
@@ -430,6 +443,7 @@ class _Supervision:
     def __init__(self, proc, reader, chan_r, data, uid, limits, budgets, start, group=None):
         self.proc, self.reader, self.uid, self.limits, self.budgets = proc, reader, uid, limits, budgets
         self.group = group
+        self.started, self.timings = start, {}
         self.deadline = start + limits.timeout
         self.data, self.sent = memoryview(data), 0
         self.stdin = proc.stdin.fileno()
@@ -477,6 +491,8 @@ class _Supervision:
         while self.seen_events < len(events):
             e = events[self.seen_events]
             self.seen_events += 1
+            if e.get("event") in ("start", "ready", "done") and e["event"] not in self.timings:
+                self.timings[e["event"]] = round(now - self.started, 3)
             start = e.get("event") == "check-start" and isinstance(e.get("k"), int) and self.current is None
             end = e.get("event") == "check" and self.current is not None and e.get("k") == self.current[0]
             if not (start or end):
