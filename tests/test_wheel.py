@@ -126,3 +126,17 @@ def test_installed_wheel_doctor_and_train_from_another_folder(installed):
     files = {p.name for p in (installed["home"] / "run1").iterdir()}
     assert {"metrics.json", "roc.png", "confusion.png", "curves.png", "model.keras"} <= files, files
     assert "Traceback" not in run.stderr
+
+
+def test_editable_install_builds_without_warning_boxes(tmp_path):
+    """What `pip install -e .` (dev.py) runs: no BuildBackendWarning / SetuptoolsWarning boxes."""
+    code = ("import setuptools.build_meta as backend, sys; "
+            f"print(backend.build_editable({str(tmp_path)!r}))")
+    run = subprocess.run([sys.executable, "-W", "always", "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not any(w in run.stderr for w in ("Warning", "InformationOnly", "!!")), run.stderr[-3000:]
+    wheel = tmp_path / run.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as z:
+        (pth,) = [n for n in z.namelist() if n.endswith(".pth")]
+        assert z.read(pth).decode().strip() == str(ROOT)   # a plain path entry: new modules work at once
