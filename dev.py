@@ -77,6 +77,9 @@ def _last_activity(log: Path) -> str:
         return ""
     for line in reversed(lines):
         line = line.strip()
+        if line.startswith("Installing collected packages:"):
+            n = line.count(",") + 1
+            return f"unpacking {n} packages into .venv (TensorFlow alone is about 1 GB: the longest step)"
         if line.startswith(("Collecting ", "Downloading ", "Building ", "Installing ", "Obtaining ", "Using cached ")):
             return line[:90]
     return ""

@@ -112,3 +112,13 @@ def test_lessons_stops_when_the_copies_fail(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(dev.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 1)
     assert dev.lessons(Path(sys.executable), [], {}) == 1 and len(calls) == 1
+
+
+def test_heartbeat_names_the_step_pip_is_in(tmp_path):
+    dev = _dev_module()
+    log = tmp_path / "pip.log"
+    log.write_text("Collecting numpy\nDownloading numpy-2.0.whl (15 MB)\n")
+    assert dev._last_activity(log) == "Downloading numpy-2.0.whl (15 MB)"
+    log.write_text("Installing collected packages: a, b, tensorflow\n")
+    assert dev._last_activity(log).startswith("unpacking 3 packages into .venv")
+    assert dev._last_activity(tmp_path / "missing.log") == ""
