@@ -12,6 +12,9 @@ Figures:
   time: the lesson's code as plain Python in a subprocess (the floor any grader pays) and
   the full grading of one instructor copy (parse, sandbox, judge, files); their difference
   and ratio are the overhead per submission on that lesson;
+* ``breakdown_s`` - one graded lesson run split by the sandbox's own timings: ``sandbox_start``
+  (interpreter start, namespaces, covers, Landlock, seccomp), ``imports`` (exercise modules),
+  ``cells_and_checks`` and ``grader_side`` (parsing, cases, judging, files);
 * ``trivial_per_submission_s`` - wall per submission for a two-function notebook, one
   worker (the fixed cost: Python + NumPy start-up, namespaces, Landlock, case files,
   judging); ``python_numpy_startup_s`` - a bare ``python -I -c "import numpy"`` for scale.
@@ -80,13 +83,28 @@ def main(argv=None) -> dict:
         results = [work / "out" / "results" / f"{name}.json" for name in frame["student"]]
         sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"] for p in results})
         plain, graded = [], []
+        from medlearn.grading import grader as grader_module
+
+        runs = []  # the sandbox's own timings of each graded run (start, ready, done: grader's clock)
+        original_run_job = grader_module.run_job
+
+        def timed_run_job(*a, **k):
+            result = original_run_job(*a, **k)
+            runs.append(result)
+            return result
+
+        grader_module.run_job = timed_run_job
         _plain_run(args.lesson, work)  # warm the file cache for both sides
         for _ in range(args.pairs):  # side by side, alternating, so machine load hits both alike
             plain.append(_plain_run(args.lesson, work))
             start = time.perf_counter()
             grade(args.lesson, [work / "subs" / "student000.ipynb"], None, jobs=1, limits=limits, progress=False)
             graded.append(time.perf_counter() - start)
+        grader_module.run_job = original_run_job
         plain, graded = statistics.median(plain), statistics.median(graded)
+        timing = {key: statistics.median(r.timings.get(key, float("nan")) for r in runs)
+                  for key in ("start", "ready", "done")} if runs else {}
+        child_wall = statistics.median(r.wall for r in runs) if runs else float("nan")
 
         (work / "trivial").mkdir()
         src = work / "trivial" / "source.ipynb"
@@ -112,6 +130,15 @@ def main(argv=None) -> dict:
             "graded_over_plain": round(graded / plain, 3),
             "trivial_per_submission_s": round(trivial, 3),
             "python_numpy_startup_s": round(startup, 3),
+            # one graded lesson run split up (medians): interpreter start + sandbox set-up, then the
+            # exercise modules' imports, then the cells and checks; the rest of lesson_graded_s is the
+            # grader's own work (parse, cases, judging, files)
+            "breakdown_s": {
+                "sandbox_start": round(timing.get("start", float("nan")), 3),
+                "imports": round(timing.get("ready", float("nan")) - timing.get("start", float("nan")), 3),
+                "cells_and_checks": round(timing.get("done", float("nan")) - timing.get("ready", float("nan")), 3),
+                "grader_side": round(graded - child_wall, 3),
+            },
             "sandbox": sandbox,
             "fast_mode": os.environ.get("MEDLEARN_FAST", ""),
         }
