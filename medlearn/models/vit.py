@@ -61,7 +61,7 @@ def _divisors(n):
 
 
 def tiny_vit(input_shape, n_classes, task, *, patch_size=4, dim=64, depth=2, heads=4, mlp_ratio=2, dropout=0.1,
-             pool="cls", augment=None, compile=True, learning_rate=1e-3, seed=None):
+             pool="cls", augment=None, compile=True, learning_rate=1e-3, seed=None, rescale=True):
     """A tiny ViT: patches -> tokens + positions (+ class token) -> pre-norm transformer blocks -> head.
 
     At 28x28 with the defaults: 7x7 = 49 patch tokens of 4x4 pixels, 2 blocks of 4 heads over
@@ -69,8 +69,9 @@ def tiny_vit(input_shape, n_classes, task, *, patch_size=4, dim=64, depth=2, hea
 
     Args:
         input_shape: (H, W) or (H, W, C); ``patch_size`` must divide H and W.
-        n_classes, task, augment, compile, learning_rate, seed: as in
-            :func:`medlearn.models.logistic_regression`.
+        n_classes, task, augment, compile, learning_rate, seed, rescale: as in
+            :func:`medlearn.models.logistic_regression` (the input is whatever the other reference
+            models take).
         patch_size: side of a square patch, in pixels.
         dim: token width. depth: transformer blocks. heads: attention heads (must divide ``dim``).
         mlp_ratio: hidden width of each block's MLP, in multiples of ``dim``.
@@ -104,7 +105,7 @@ def tiny_vit(input_shape, n_classes, task, *, patch_size=4, dim=64, depth=2, hea
     if pool not in ("cls", "avg"):
         raise ModelError(f"pool must be 'cls' or 'avg'. Received: pool={pool!r}")
     layers = keras.layers
-    inputs, x = _inputs(shape, augment, seed)
+    inputs, x = _inputs(shape, augment, seed) if rescale else _inputs(shape, augment, seed, rescale=False)
     x = layers.Conv2D(dim, p, strides=p, name="patch_embedding")(x)        # one linear map per patch
     x = layers.Reshape(((h // p) * (w // p), dim), name="patches_to_tokens")(x)
     x = TokenEmbedding(class_token=pool == "cls", name="tokens")(x)
