@@ -443,7 +443,7 @@ class _Supervision:
     def __init__(self, proc, reader, chan_r, data, uid, limits, budgets, start, group=None):
         self.proc, self.reader, self.uid, self.limits, self.budgets = proc, reader, uid, limits, budgets
         self.group = group
-        self.started, self.timings = start, {}
+        self.started, self.timings, self.last_cpu = start, {}, 0.0
         self.deadline = start + limits.timeout
         self.data, self.sent = memoryview(data), 0
         self.stdin = proc.stdin.fileno()
@@ -480,10 +480,17 @@ class _Supervision:
         _kill_all(self.proc, self.uid)
 
     def _measure(self) -> tuple[float, float]:
-        """(memory MiB, CPU s) of the whole submission: its cgroup where it has one, else its processes summed."""
+        """(memory MiB, CPU s) of the whole submission: its cgroup where it has one, else its processes summed.
+
+        The CPU figure never goes down: once the processes have exited (the grader may read their last
+        events late) the last figure seen stands.
+        """
         if self.group is not None:
-            return self.group.memory_mb(), self.group.cpu_s()
-        return _usage(_sandbox_pids(self.uid, self.proc.pid))
+            rss, cpu = self.group.memory_mb(), self.group.cpu_s()
+        else:
+            rss, cpu = _usage(_sandbox_pids(self.uid, self.proc.pid))
+        self.last_cpu = max(self.last_cpu, cpu)
+        return rss, self.last_cpu
 
     def _events(self, now: float, cpu: float | None = None) -> None:
         """Open/close the CPU window of a check as its events arrive (sampled right then, from outside)."""
