@@ -75,6 +75,9 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     p.add_argument("--robustness", action="store_true",
                    help="also score the test split under every corruption at severities 1-5 (robustness.png)")
+    p.add_argument("--task", choices=("classification", "segmentation"), default="classification",
+                   help="segmentation: train a U-Net on the lesion masks (phantoms only), print Dice/IoU and "
+                        "detections, save segmentation.png (lesson 10)")
     p.set_defaults(func=run)
 
 
@@ -111,6 +114,9 @@ def run(args) -> int:
     if json_path is not None:
         writable_dir(json_path.parent, "--json's folder")
 
+    from medlearn.cli import _segment
+
+    _segment.check_task(args, dataset)               # --task segmentation on MedMNIST: one line
     data = _load(dataset, args.size, args.data_dir)   # DatasetError (a MedlearnError) if unavailable
     from medlearn.diagnostics import backend_problem
     from medlearn.quiet import import_framework
@@ -130,6 +136,8 @@ def run(args) -> int:
     epochs, budget = args.epochs, args.time_budget
     if epochs is None and budget is None:
         epochs, budget = default_schedule(dataset)
+    if args.task == "segmentation":
+        return _segment.run_segmentation(args, data, dataset, out, json_path, epochs or 200, budget)
     n_train = len(data.train.images)
     print(f"medlearn train: {dataset} ({n_train} train images, {data.task}), model {model}, "
           + (f"at most {epochs} epoch{'s' if epochs != 1 else ''}" if epochs else "")
@@ -142,6 +150,7 @@ def run(args) -> int:
     print()
     print(report)
     files = _save(result, report, out)
+    files += _segment.save_gradcam(result, data.test.images, out)    # lesson 09: where did it look?
     from medlearn.cli import _trust   # lesson 13: calibration always, corruptions with --robustness
 
     calibration, more = _trust.calibration_summary(result, out, what=f"{dataset} · {model}")

@@ -20,6 +20,8 @@ from medlearn.plots.clinical import plot_confusion_matrix, plot_roc
 from medlearn.plots.images import image_grid
 from medlearn.plots.training import training_curves
 from medlearn.plots.calibration import plot_reliability, plot_robustness
+from medlearn.plots.explain import plot_saliency
+from medlearn.plots.segmentation import plot_segmentation
 
 __all__ = ["PlotError", "image_grid", "training_curves", "plot_confusion_matrix", "plot_roc",
-           "plot_reliability", "plot_robustness"]
+           "plot_reliability", "plot_robustness", "plot_saliency", "plot_segmentation"]
