@@ -534,7 +534,8 @@ add(TPUT, "mean of per-step rates", lambda s, w, *, batch_size, warmup: (float(n
 
 # ------------------------------------------------------------------ the table
 def run_all(exercise_ids=None):
-    """``{exercise_id: (tested, rejected_with_the_expected_hint, [(what, passed, hint), ...])}``."""
+    """``{exercise_id: (tested, rejected, rejected_with_the_expected_hint, rows)}``; rows are
+    ``(what, rejected, hint_ok, hint)``."""
     from medlearn.checks import check
 
     table = {}
@@ -544,9 +545,9 @@ def run_all(exercise_ids=None):
         rows = []
         for what, answer, fragment in entries:
             result = check(exercise_id, answer, quiet=True)
-            ok = (not result.passed) and fragment.lower() in result.hint.lower()
-            rows.append((what, ok, result.hint))
-        table[exercise_id] = (len(rows), sum(ok for _, ok, _ in rows), rows)
+            rows.append((what, not result.passed, (not result.passed) and fragment.lower() in result.hint.lower(),
+                         result.hint))
+        table[exercise_id] = (len(rows), sum(r[1] for r in rows), sum(r[2] for r in rows), rows)
     return table
 
 
@@ -554,12 +555,12 @@ if __name__ == "__main__":
     import json
 
     table = run_all(sys.argv[1:] or None)
-    print(f"{'exercise':36s} tested rejected")
-    for exercise_id, (tested, rejected, rows) in table.items():
-        print(f"{exercise_id:36s} {tested:6d} {rejected:8d}")
-        for what, ok, hint in rows:
+    print(f"{'exercise':36s} tested rejected with-expected-hint")
+    for exercise_id, (tested, rejected, hinted, rows) in table.items():
+        print(f"{exercise_id:36s} {tested:6d} {rejected:8d} {hinted:8d}")
+        for what, failed, ok, hint in rows:
             if not ok:
-                print(f"    NOT REJECTED AS EXPECTED: {what}: {hint[:120]}")
-    total = sum(t for t, _, _ in table.values()), sum(r for _, r, _ in table.values())
-    print(f"{'total':36s} {total[0]:6d} {total[1]:8d}")
-    print(json.dumps({k: [t, r] for k, (t, r, _) in table.items()}))
+                print(f"    {'PASSED' if not failed else 'other hint'}: {what}: {hint[:110]}")
+    total = [sum(row[i] for row in table.values()) for i in range(3)]
+    print(f"{'total':36s} {total[0]:6d} {total[1]:8d} {total[2]:8d}")
+    print(json.dumps({k: v[:3] for k, v in table.items()}))

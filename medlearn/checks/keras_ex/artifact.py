@@ -11,7 +11,8 @@ judge then inspects the graph (which layer feeds which, units, activations) and
 evaluates it with NumPy (:func:`forward`) on inputs *and weights the grader chose*, so
 numbers the learner's process reports are never what is judged.
 
-Used in lesson 05.
+Used by the lesson-05 checks (``keras.output_head``, ``keras.residual_block`` in
+:mod:`medlearn.checks.keras_ex.models`).
 """
 from __future__ import annotations
 
