@@ -283,17 +283,21 @@ def _mark_delegation(assignment: Assignment, match, plan: list, outcomes: list) 
     if find is None:
         return
     stubs = {s.cell: assignment.stub(s) for s in assignment.solution_steps}
-    context = "\n\n".join(s.source for s in assignment.steps if s.kind == "code")  # the source's own imports
+    context = assignment.import_context()  # the names the lesson's own cells import
+    seen: dict = {}  # a visible and a hidden check of one exercise share the analysis
     for (call, _), outcome in zip(plan, outcomes):
         if not outcome.passed:
             continue
         code = "\n\n".join(match.codes.get(cell, stubs[cell]) for cell in assignment.answer_cells(call))
-        try:
-            with _JUDGE_LOCK:
-                found = list(find(code, get_exercise(call.exercise_id), context=context))
-        except Exception as exc:  # hostile code must not switch the analysis off
-            found = [f"The grader could not analyse your code for library calls ({type(exc).__name__}); "
-                     "simplify the exercise cell."]
+        key = (call.exercise_id, code)
+        if key not in seen:
+            try:
+                with _JUDGE_LOCK:
+                    seen[key] = list(find(code, get_exercise(call.exercise_id), context=context))
+            except Exception as exc:  # hostile code must not switch the analysis off
+                seen[key] = [f"The grader could not analyse your code for library calls ({type(exc).__name__}); "
+                             "simplify the exercise cell."]
+        found = seen[key]
         if found:
             outcome.passed, outcome.points, outcome.hint = False, 0.0, str(found[0])
 

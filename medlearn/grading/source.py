@@ -241,6 +241,20 @@ class Assignment:
     def solution_steps(self) -> list[Step]:
         return [s for s in self.steps if s.kind == "solution"]
 
+    def import_context(self) -> str:
+        """The ``import`` statements of the source's own code (setup and check cells), one per line.
+
+        What a static analysis of an exercise cell needs to know the names the lesson imported
+        (``import medlearn.scratch as scratch``), without re-reading every setup cell.
+        """
+        if getattr(self, "_imports", None) is None:
+            lines = []
+            for step in self.steps:
+                if step.kind == "code":
+                    lines += [ast.unparse(n) for n in ast.parse(step.source).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+            self._imports = "\n".join(dict.fromkeys(lines))
+        return self._imports
+
     def answer_cells(self, call: CheckCall) -> list:
         """Solution cells that define the names ``call``'s answer expression uses (its exercise code).
 
