@@ -63,7 +63,9 @@ def calibration_summary(result, out: Path, *, what: str = "") -> tuple[dict, lis
     }
     fig = plot_reliability(y_test, {"model": p_test, f"temperature-scaled, T = {temperature:.2f}": p_scaled},
                            n_bins=ECE_BINS, title=f"{what}: calibration on the test set ({len(y_test)} images)")
-    fig.savefig(Path(out) / "calibration.png", dpi=110)
+    from medlearn.cli.train import FIGURE_DPI   # the same slide resolution as the other figures
+
+    fig.savefig(Path(out) / "calibration.png", dpi=FIGURE_DPI)
     plt.close(fig)
     return summary, ["calibration.png"]
 
@@ -88,7 +90,9 @@ def robustness_summary(result, data, out: Path, *, seed: int = 0, what: str = ""
     table = {kind: {int(s): auc(corrupt(images, kind, s, seed=seed + s)) for s in SEVERITIES}
              for kind in corruptions_for(modality)}
     fig = plot_robustness(table, clean=clean, title=f"{what}: test AUC under corruptions")
-    fig.savefig(Path(out) / "robustness.png", dpi=110)
+    from medlearn.cli.train import FIGURE_DPI   # the same slide resolution as the other figures
+
+    fig.savefig(Path(out) / "robustness.png", dpi=FIGURE_DPI)
     plt.close(fig)
     return table, clean, ["robustness.png"]
 

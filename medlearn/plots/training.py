@@ -54,10 +54,10 @@ def training_curves(history, *, metrics=("loss", "auc"), ax=None, averaged_epoch
         series = [("train", hist[m])] + ([("validation", hist["val_" + m])] if "val_" + m in hist else [])
         for label, values in series:
             (line,) = a.plot(epochs, values, label=label, **style)
-            if n <= 3:  # a short run: write the values next to the points
+            if n <= 3:  # a short run: write the values next to the points (train above, validation below)
                 for x, v in zip(epochs, values):
-                    a.annotate(f"{v:.3f}", (x, v), textcoords="offset points", xytext=(8, -3),
-                               fontsize=7, color=line.get_color())
+                    a.annotate(f"{v:.3f}", (x, v), textcoords="offset points",
+                               xytext=(8, 3) if label == "train" else (8, -10), fontsize=7, color=line.get_color())
         if averaged_epochs:
             first, last = (int(e) for e in averaged_epochs)
             span = f"epoch {first}" if first == last else f"epochs {first}-{last}"
