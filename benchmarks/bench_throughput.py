@@ -7,7 +7,7 @@ For every configuration the same model trains ``--warmup`` untimed steps and
 * ``memory``:   one ready-made batch repeated (no input work at all: the ceiling), or
 * ``pipeline``: the real input pipeline - uint8 phantoms, shuffled, scaled to
   float32, augmented (chest-X-ray policy), batched and prefetched. With TensorFlow
-  installed that is ``medlearn.datasets.make_tf_dataset``; without it (a JAX or
+  installed that is ``medlearn.datasets.to_tf_dataset``; without it (a JAX or
   PyTorch GPU box) a ``keras.utils.PyDataset`` doing the same steps in NumPy.
 
 Prints one JSON object per configuration, then a summary object (pipeline /
@@ -129,7 +129,7 @@ def make_feed(kind, pipeline, data, batch_size, size):
             return tf.data.Dataset.from_tensors((x, y)).repeat()
         return _repeat(x, y)
     if pipeline == "tf.data":
-        from medlearn.datasets import make_tf_dataset
+        from medlearn.datasets import to_tf_dataset
         from medlearn.models import augmentation_layers
 
         steps = augmentation_layers("chest-xray", seed=0).layers
@@ -139,8 +139,8 @@ def make_feed(kind, pipeline, data, batch_size, size):
                 xb = layer(xb, training=True)
             return xb
 
-        ds = make_tf_dataset(data, batch_size=batch_size, shuffle=True, augment=augment,
-                             cache=True, drop_remainder=True, seed=0)
+        ds = to_tf_dataset(data, batch_size=batch_size, shuffle=True, augment=augment,
+                           cache=True, drop_remainder=True, seed=0)
         return ds.map(lambda xb, yb: (xb, tf_cast(yb)[:, None])).repeat()
     return ArrayPipeline.make(data.images, y_all, batch_size)
 
@@ -162,7 +162,8 @@ def build(args, size, xla):
     from medlearn.models import build_model, output_spec
 
     keras.backend.clear_session()
-    model = build_model(args.model, (size, size, 1), 2, "binary-class", compile=False)
+    # rescale=False: both feeds scale to [0, 1] themselves (the pipeline's scaling is part of what is timed)
+    model = build_model(args.model, (size, size, 1), 2, "binary-class", compile=False, rescale=False)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=output_spec("binary-class", 2).loss,
                   **mb.compile_options(xla, verbose=False))
     return model

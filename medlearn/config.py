@@ -82,12 +82,12 @@ def fast(normal, quick):
 
 
 def _default_cache() -> Path:
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "medlearn" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "medlearn"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "medlearn"
+    """The per-user cache folder the OS expects (platformdirs, as ``pooch.os_cache`` uses):
+    ``$XDG_CACHE_HOME/medlearn`` or ``~/.cache/medlearn`` on Linux, ``~/Library/Caches/medlearn``
+    on macOS, ``%LOCALAPPDATA%\\medlearn\\Cache`` on Windows."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("medlearn", appauthor=False)
 
 
 def data_home(data_home: str | os.PathLike | None = None, *, create: bool = False) -> Path:

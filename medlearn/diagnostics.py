@@ -4,8 +4,6 @@ Checks Python, NumPy, TensorFlow, Keras (and its backend), accelerators, the
 data folder and the offline/fast flags. Problems that stop the course (Keras 2
 or tf-keras in place of Keras 3, TensorFlow older than 2.16, an unsupported
 Python) make ``medlearn doctor`` exit non-zero with the fix.
-
-Used in lesson 08 and in every lesson's first cell (``medlearn.doctor()``).
 """
 from __future__ import annotations
 
@@ -50,13 +48,13 @@ class Report:
 
 
 def _version_tuple(text: str) -> tuple:
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit()) if piece else ""
-        if not digits or not piece[0].isdigit():
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+    """``(major, minor, ...)`` of a version string (``packaging.version``; ``()`` for one it cannot read)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(text).release
+    except InvalidVersion:
+        return ()
 
 
 def _dist_version(name: str) -> str | None:

@@ -1,4 +1,5 @@
 """`import medlearn` (and its light layers) must not import a deep-learning framework."""
+import importlib.util
 import subprocess
 import sys
 
@@ -41,3 +42,13 @@ def test_cli_help_is_light():
 
 def test_listing_exercises_is_light():
     assert _loaded_after("import medlearn.checks as c; c.list_exercises()") == []
+
+
+def test_every_advertised_submodule_exists():
+    """``medlearn.<name>`` for every name medlearn/__init__.py lists must import, not raise."""
+    import importlib
+
+    import medlearn
+
+    for name in sorted(medlearn._SUBMODULES):
+        assert importlib.util.find_spec(f"medlearn.{name}") is not None, f"medlearn.{name} is advertised but missing"

@@ -81,10 +81,22 @@ def test_grey_input_shape_gets_a_channel_axis_and_large_inputs_are_downsampled()
 
 
 def test_unknown_model_and_bad_shape_are_named():
-    with pytest.raises(ModelError, match="model must be one of logreg, mlp, cnn, resnet. Received: model='vgg'"):
+    with pytest.raises(ModelError, match="name must be one of logreg, mlp, cnn, resnet.*Received: name='vgg'"):
         build_model("vgg", (28, 28), 2, "binary")
     with pytest.raises(ModelError, match="input_shape"):
         build_model("cnn", (28,), 2, "binary")
+
+
+@pytest.mark.parametrize("name", ["logreg", "mlp", "cnn", "resnet"])
+def test_reference_models_take_raw_uint8_images(name):
+    """Rescaling(1/255) is inside: a saved model needs no preprocessing; rescale=False takes [0, 1]."""
+    model = build_model(name, (28, 28, 1), 3, "multi-class", seed=0)
+    assert model.get_layer("rescale").scale == pytest.approx(1 / 255)
+    plain = build_model(name, (28, 28, 1), 3, "multi-class", seed=0, rescale=False)
+    plain.set_weights(model.get_weights())
+    x = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.uint8)
+    np.testing.assert_allclose(np.asarray(model.predict_on_batch(x.astype("float32"))),
+                               np.asarray(plain.predict_on_batch(x.astype("float32") / 255)), rtol=1e-4, atol=1e-6)
 
 
 def test_augmentation_changes_training_batches_only():
@@ -115,3 +127,13 @@ def test_builders_run_with_the_jax_backend(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("bad", ["auto", "rotate-a-lot"])
+def test_augmentation_layers_names_its_own_argument(bad):
+    from medlearn.models import augmentation_layers
+    from medlearn.models.augment import AugmentError
+
+    with pytest.raises(AugmentError, match=f"policy must be a policy .*Received: policy='{bad}'") as info:
+        augmentation_layers(bad)
+    assert "must be 'auto'" not in str(info.value)   # it offered a value it then rejected

@@ -49,8 +49,9 @@ def test_environment_yml_matches_requirements():
 def test_core_dependencies_are_declared():
     req = _requirements(ROOT / "requirements-dev.txt")
     for needed in ("tensorflow", "keras", "numpy", "pandas", "matplotlib", "scikit-learn", "pooch", "pydicom",
-                   "nbformat", "nbclient", "nbval", "pytest", "ipykernel", "jupyterlab"):
+                   "platformdirs", "packaging", "nbformat", "nbval", "pytest", "ipykernel", "jupyterlab"):
         assert needed in req, needed
+    assert "nbclient" not in _requirements(ROOT / "requirements.txt")   # only tests/test_lesson_copies.py runs notebooks with it
     assert ">=2.16" in req["tensorflow"] and ">=3" in req["keras"]
 
 

@@ -7,6 +7,7 @@ loads offline.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -15,9 +16,10 @@ from data_helpers import md5, npz_bytes
 
 from medlearn.datasets import DatasetError, info, list_datasets, override_file
 from medlearn.datasets.card import render_info
-from medlearn.datasets.registry import medmnist_filenames
+from medlearn.datasets.registry import check_size, medmnist_filenames
 
-REFERENCE = Path("/work/shared/reference/medmnist.json")
+# The shared MedMNIST facts sit beside the repository: ../shared/reference/medmnist.json.
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "medmnist.json"
 REQUIRED = ("name", "kind", "title", "description", "modality", "task", "n_channels", "label_names",
             "n_samples", "license", "citation")
 TASKS = {"binary-class", "multi-class", "multi-label, binary-class", "ordinal-regression", "regression",
@@ -42,6 +44,16 @@ def test_metadata_complete_licence_present_card_renders(name):
         assert label[:30] in card
 
 
+@pytest.mark.parametrize("name,size,match", [
+    ("nope", 28, "name must be a MedMNIST dataset. Received: name='nope'"),
+    ("breastmnist", 32, "size must be one of 28, 64, 128, 224 for breastmnist. Received: size=32"),
+])
+def test_check_size_names_what_is_wrong(name, size, match):
+    with pytest.raises(DatasetError, match=re.escape(match)):
+        check_size(name, size)
+    assert check_size("BreastMNIST", "64") == 64
+
+
 @pytest.mark.parametrize("name", list_datasets("medmnist"))
 def test_medmnist_files(name):
     entry = info(name)
@@ -55,8 +67,11 @@ def test_medmnist_files(name):
     assert entry["citation"][0].startswith("Jiancheng Yang")      # MedMNIST v2 paper first
 
 
-@pytest.mark.skipif(not REFERENCE.is_file(), reason="shared reference file not available")
 def test_medmnist_entries_match_the_reference():
+    if not REFERENCE.is_file():
+        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+            pytest.fail(f"the shared reference file is missing in CI: {REFERENCE}")
+        pytest.skip(f"the shared reference file is not on this machine: {REFERENCE}")
     ref = json.loads(REFERENCE.read_text())["datasets"]
     assert sorted(ref) == sorted(list_datasets("medmnist"))
     for name, facts in ref.items():

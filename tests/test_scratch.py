@@ -283,3 +283,24 @@ def test_two_layer_mlp_reaches_95_percent_on_breast_cancer(loss, n_out):
 def test_accuracy_reads_binary_and_multiclass_logits():
     assert accuracy(np.array([[2.0], [-1.0]]), np.array([1, 1])) == 0.5
     assert accuracy(np.array([[0.1, 0.9], [2.0, 0.0]]), np.eye(2)[[1, 0]]) == 1.0
+
+
+def test_every_engine_object_prints_its_structure():
+    from medlearn.scratch.layers import ACTIVATIONS, Dense, ReLU
+    from medlearn.scratch.losses import MSE, BinaryCrossEntropy, SoftmaxCrossEntropy
+    from medlearn.scratch.optim import SGD
+
+    for cls in (*ACTIVATIONS.values(), MSE, BinaryCrossEntropy, SoftmaxCrossEntropy):
+        assert repr(cls()) == f"{cls.__name__}()"
+    assert repr(Dense(3, 2, seed=0)) == "Dense(3, 2)"
+    assert repr(SGD(0.1, momentum=0.9)) == "SGD(learning_rate=0.1, momentum=0.9)"
+    assert " object at 0x" not in repr([ReLU(), SGD(0.1, clipnorm=1.0)])
+
+
+@pytest.mark.parametrize("loss_name", ["MSE", "BinaryCrossEntropy", "SoftmaxCrossEntropy"])
+def test_loss_backward_before_forward_says_what_to_do(loss_name):
+    from medlearn.scratch import losses
+    from medlearn.scratch._validate import ScratchError
+
+    with pytest.raises(ScratchError, match=f"{loss_name}.backward\\(\\) was called before forward\\(\\)"):
+        getattr(losses, loss_name)().backward()

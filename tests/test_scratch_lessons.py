@@ -4,7 +4,6 @@
 Runs the exercise cells alone (no kernel), so it is fast; nbval runs the whole lessons.
 """
 import ast
-import re
 from pathlib import Path
 
 import nbformat
@@ -13,10 +12,10 @@ import pytest
 
 import medlearn.scratch as scratch
 from medlearn.checks import check
+from medlearn.grading.markers import has_solution, strip_solutions
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 NOTEBOOKS = ["01_neurons_and_losses.ipynb", "02_gradient_descent.ipynb", "03_backpropagation.ipynb"]
-SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.M | re.S)
 
 
 def _cells(name):
@@ -26,13 +25,9 @@ def _cells(name):
 
 def _exercises_and_checks(name):
     cells = _cells(name)
-    exercises = [src for src in cells if "### BEGIN SOLUTION" in src]
+    exercises = [src for src in cells if has_solution(src)]
     checks = [src for src in cells if src.lstrip().startswith("check(")]
     return exercises, checks
-
-
-def _strip(src):
-    return SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()", src)
 
 
 def _run_checks(exercises, checks):
@@ -69,7 +64,7 @@ def test_instructor_solutions_pass_every_check(name):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_student_copy_fails_only_with_not_implemented(name):
     exercises, checks = _exercises_and_checks(name)
-    results = _run_checks([_strip(src) for src in exercises], checks)
+    results = _run_checks([strip_solutions(src) for src in exercises], checks)
     for exercise_id, result in results:
         assert not result.passed, exercise_id
         assert "NotImplementedError" in result.hint, (exercise_id, result.hint)

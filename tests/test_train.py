@@ -202,7 +202,7 @@ def test_tail_average_is_the_mean_of_the_last_quarter_of_epochs():
     for epoch in range(3):
         short.on_epoch_end(epoch)
     assert short.average() is None  # a 1-epoch window is no average
-    with pytest.raises(ValueError, match="fraction must lie in"):
+    with pytest.raises(TrainError, match="fraction must lie in"):
         TailAverage(0.0)
 
 
@@ -231,3 +231,49 @@ def test_fit_averages_the_tail_or_keeps_the_best_epoch():
     assert best.averaged_epochs is None
     for w, ref in zip(best.model.get_weights(), rec.weights[best.best_epoch - 1]):
         np.testing.assert_allclose(w, ref)
+
+
+def test_the_steps_of_fit_run_one_at_a_time_and_copy_no_weights_they_throw_away():
+    from medlearn.train import steps
+
+    data = _data()
+    splits = steps.prepare_splits(data, seed=0)
+    assert splits.task == "binary" and splits.n_classes == 2 and len(splits.x_train) == 240
+    plan = steps.plan_training(splits, model="logreg", epochs=8, learning_rate=1e-2, patience=100, seed=0)
+    assert plan.averages and plan.start_from_epoch == 1 and plan.class_weight is not None
+    net, policy = steps.build(splits, "logreg", augment=None, seed=0)
+    assert policy is None
+    steps.compile_for_training(net, splits, plan)
+    assert float(net.optimizer.learning_rate) == pytest.approx(1e-3)   # CosineDecay's warm-up starts at peak / 10
+    cbs = steps.training_callbacks(plan, verbose=0)
+    assert not cbs.stopper.restore_best_weights     # the tail average replaces the weights: no best-epoch copies
+    run = steps.train_model(net, splits, plan, cbs)
+    assert cbs.stopper.best_weights is None and len(run.history["loss"]) == 8
+    result = steps.finish(net, splits, plan, run, model_name="logreg", verbose=0)
+    assert result.averaged_epochs == (7, 8) and result.scores()["acc"] >= 0.9
+
+    short = steps.plan_training(splits, model="logreg", epochs=3)
+    assert not short.averages   # a window of ceil(0.75) = 1 epoch is no average: keep the best epoch instead
+    assert steps.training_callbacks(short, verbose=0).stopper.restore_best_weights
+
+
+def test_bad_views_are_a_train_error():
+    from medlearn.models import build_model
+    from medlearn.train import predict_proba
+
+    with pytest.raises(TrainError, match="views must be among.*Received: views=\\['mirror'\\]"):
+        predict_proba(build_model("logreg", (4, 4, 1), 2, "binary"), np.zeros((2, 4, 4), np.uint8), views=["mirror"])
+
+
+def test_early_stopping_counts_a_tie_as_progress():
+    """A validation AUC that repeats its best value (small val sets) must not end the run."""
+    from medlearn.models import build_model
+    from medlearn.train.callbacks import TieTolerantEarlyStopping
+
+    stopper = TieTolerantEarlyStopping(monitor="val_auc", mode="max", patience=2)
+    stopper.set_model(build_model("logreg", (4, 4, 1), 2, "binary"))
+    stopper.on_train_begin()
+    for epoch, auc in enumerate([0.8, 0.9, 0.9, 0.9, 0.9, 0.85, 0.85]):
+        stopper.on_epoch_end(epoch, {"val_auc": auc})
+        assert not stopper.model.stop_training or epoch == 6, epoch
+    assert stopper.best_epoch == 4 and stopper.stopped_epoch == 6

@@ -77,6 +77,17 @@ def test_short_run_prints_report_and_saves_everything(tmp_path):
     assert 0 <= data["acc"] <= 1 and data["params"] == 28 * 28 + 1
     full = json.loads((out_dir / "metrics.json").read_text())
     assert full["report"]["summary"]["sensitivity"]["low"] is not None
+    # model.keras takes the raw uint8 test images and reproduces the reported accuracy
+    proc = subprocess.run([sys.executable, "-c", (
+        "import sys, numpy as np, keras\n"
+        "from medlearn.datasets import load_phantoms\n"
+        "test = load_phantoms('test')\n"
+        f"model = keras.saving.load_model({str(out_dir / 'model.keras')!r})\n"
+        "p = np.asarray(model.predict(test.images[..., None], verbose=0))[:, 0]\n"
+        "print(float(np.mean((p >= 0.5) == (test.labels == 1))))\n")],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert float(proc.stdout.split()[-1]) == pytest.approx(data["acc"], abs=1e-6)
 
 
 def test_undefined_figures_are_written_as_json_null(tmp_path):
@@ -92,3 +103,14 @@ def test_undefined_figures_are_written_as_json_null(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert data == {"auc": None, "loss": [0.5, None, None], "n": 3, "nested": {"low": None}}
+
+
+def test_default_model_is_said_as_it_is(capsys):
+    """No 'best model per dataset' claim: the default is the reference CNN for every dataset."""
+    from medlearn.cli.train import DEFAULT_MODEL
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert DEFAULT_MODEL == "cnn" and "default: cnn, the reference CNN, for every dataset" in out
+    assert "best" not in out

@@ -8,7 +8,6 @@ re-hash. The sidecar is a cache only: deleting it is always safe.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,18 +15,15 @@ from pathlib import Path
 __all__ = ["md5sum", "is_known_good", "remember_good", "forget", "SIDECAR"]
 
 SIDECAR = ".medlearn-verified.json"
-_CHUNK = 1 << 20
 # Also remembered in this process, for folders where the sidecar cannot be written (read-only class shares).
 _MEMO: dict[tuple[str, int, int], str] = {}
 
 
 def md5sum(path) -> str:
-    """MD5 of a file as 32 hex digits, read in 1 MiB chunks (constant memory)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """MD5 of a file as 32 hex digits (``pooch.file_hash``: read in chunks, constant memory)."""
+    import pooch
+
+    return pooch.file_hash(str(path), alg="md5")
 
 
 def _stamp(path: Path) -> dict:

@@ -75,7 +75,7 @@ def load_phantoms(split: str | None = None) -> Bunch:
         >>> train.images.shape
         (4000, 28, 28)
 
-    Used in lessons 05-08.
+    Used in lessons 07 and 08.
     """
     check_split(split)
     entry = info("phantoms")

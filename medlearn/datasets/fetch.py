@@ -10,7 +10,6 @@ the file changes (see ``_verify``). A file that fails its MD5 is moved aside
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from pathlib import Path
 
@@ -59,7 +58,7 @@ def fetch_medmnist(name: str, *, size: int = 28, split: str | None = None, data_
         >>> data.train.images.shape                       # doctest: +SKIP
         (546, 28, 28)
 
-    Used in lessons 07-08.
+    Used in lesson 07.
     """
     name = check_name(name, "medmnist")
     size = check_size(name, size)
@@ -129,6 +128,23 @@ def _move_aside(path: Path, suffix: str = ".corrupt") -> str:
                 "medlearn will not use it either way")
 
 
+def _downloader(progress: bool):
+    """pooch's HTTP downloader that remembers the MD5 of what it fetched (``last_md5``), so that a
+    mismatch is reported with both hashes without reading pooch's error text."""
+    import pooch
+
+    class HashingDownloader(pooch.HTTPDownloader):
+        last_md5 = None
+
+        def __call__(self, url, output_file, pooch_instance, check_only=False):
+            result = super().__call__(url, output_file, pooch_instance, check_only=check_only)
+            if not check_only and isinstance(output_file, (str, os.PathLike)) and os.path.exists(output_file):
+                self.last_md5 = pooch.file_hash(str(output_file), alg="md5")
+            return result
+
+    return HashingDownloader(progressbar=bool(progress), timeout=TIMEOUT_S)
+
+
 def _download(spec: dict, folder: Path, progress: bool) -> None:
     import pooch
     import requests
@@ -136,14 +152,15 @@ def _download(spec: dict, folder: Path, progress: bool) -> None:
     path = folder / spec["filename"]
     fetcher = pooch.create(path=folder, base_url="", registry={spec["filename"]: f"md5:{spec['md5']}"},
                            urls={spec["filename"]: spec["url"]}, retry_if_failed=RETRIES)
-    downloader = pooch.HTTPDownloader(progressbar=bool(progress), timeout=TIMEOUT_S)
+    downloader = _downloader(progress)
     attempts = f"{RETRIES + 1} attempt{'s' if RETRIES else ''}"
     try:
         fetcher.fetch(spec["filename"], downloader=downloader)
-    except ValueError as exc:
-        got = re.search(r"got ([0-9a-fA-F]{32})", str(exc))
+    except ValueError:
+        if downloader.last_md5 is None:   # not a hash mismatch: a ValueError of our own making
+            raise
         raise DatasetError(
-            f"The download of {spec['url']} does not match the registry: MD5 {got.group(1) if got else 'unknown'}, "
+            f"The download of {spec['url']} does not match the registry: MD5 {downloader.last_md5}, "
             f"expected {spec['md5']} ({attempts}). The downloaded data was removed; {path} was not written. "
             "The server may be sending a different or damaged file. " + _manual(spec, path, "the download was corrupt")
         ) from None

@@ -88,7 +88,7 @@ def make_phantoms(n: int = 1000, *, size: int = 28, task: str = "classification"
         >>> data.images.shape, data.labels.shape
         ((8, 28, 28), (8,))
 
-    Used in lessons 05-08 and 13.
+    Used in lesson 13.
     """
     n = _check_int("n", n, 1, 10_000_000)
     size = _check_int("size", size, 16, 512)

@@ -111,7 +111,12 @@ def info(name: str) -> dict:
 
 
 def check_size(name: str, size) -> int:
-    """Return ``size`` as int if the dataset has files at that size, else raise listing the valid sizes."""
+    """Return ``size`` as int if the dataset has files at that size, else raise listing the valid sizes.
+
+    Raises:
+        DatasetError: an unknown ``name`` (with a suggestion) or a size it has no file for.
+    """
+    name = check_name(name, "medmnist")
     sizes = _load()[name].get("sizes", [])
     if isinstance(size, bool) or not isinstance(size, (int, str)) or str(size).strip() not in {str(s) for s in sizes}:
         raise DatasetError(

@@ -72,7 +72,7 @@ def load_breast_cancer(*, as_frame: bool = False, return_X_y: bool = False):
         >>> data.data.shape, data.label_names
         ((569, 30), ['malignant', 'benign'])
 
-    Used in lessons 01-04.
+    Used in lessons 01-05.
     """
     from sklearn import datasets as skd
 
@@ -99,7 +99,7 @@ def load_diabetes(*, as_frame: bool = False, return_X_y: bool = False, scaled: b
         >>> load_diabetes().data.shape
         (442, 10)
 
-    Used in lessons 01-04.
+    Used in lesson 02.
     """
     from sklearn import datasets as skd
 

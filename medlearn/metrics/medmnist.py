@@ -16,7 +16,7 @@ element-wise accuracy over the (N, L) matrix (every label has N entries), which 
 *not* the exact-match (subset) accuracy - ChestMNIST's ACC of 0.947 mostly
 reflects how rare each finding is; ordinal tasks are scored as multi-class.
 
-Only NumPy and scikit-learn. Used in lesson 07 and by ``medlearn train --json``.
+Only NumPy and scikit-learn. Used by ``medlearn train --json``.
 """
 from __future__ import annotations
 

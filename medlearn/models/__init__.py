@@ -8,7 +8,7 @@
 
 Importing this module does not import Keras; the builders do.
 
-Used in lessons 05, 07 and 08.
+Used in lessons 07 and 08.
 """
 from medlearn.tasks import TaskError, normalize_task
 from medlearn.models.augment import POLICIES, AugmentPolicy, augmentation_layers, policy_for

@@ -164,9 +164,11 @@ def augmentation_layers(policy: str | AugmentPolicy, *, seed: int | None = None)
     if isinstance(policy, str):
         key = policy.strip().lower()
         if key not in POLICIES and key not in _DATASET_POLICY:
+            hint = (" ('auto' is fit()'s choice, made from the dataset: pass policy_for(name, modality) "
+                    "or the dataset name here.)" if key == "auto" else "")
             raise AugmentError(
-                f"augment must be 'auto', a policy ({', '.join(POLICIES)}) or a dataset name. "
-                f"Received: augment={policy!r}"
+                f"policy must be a policy ({', '.join(POLICIES)}) or a dataset name such as 'breastmnist'. "
+                f"Received: policy={policy!r}.{hint}"
             )
         policy = policy_for(key)
     steps = []

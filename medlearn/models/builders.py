@@ -1,9 +1,10 @@
 """Reference models in plain Keras 3: logistic regression, an MLP, a small CNN, a residual CNN.
 
 Every builder takes the input shape, the number of classes and the task, and
-picks the output layer and loss from :func:`output_spec`. Models take float
-images in [0, 1], shape (N, H, W, C) (a grey (H, W) input shape gets a channel
-axis). Only ``keras.layers`` / ``keras.ops`` are used, so the models run with the
+picks the output layer and loss from :func:`output_spec`. Models take raw
+images, uint8 0..255 of shape (N, H, W, C) (a grey (H, W) input shape gets a channel
+axis): a ``Rescaling(1/255)`` layer inside scales them, so a saved model needs no
+preprocessing (``rescale=False`` builds a model for float images in [0, 1] instead). Only ``keras.layers`` / ``keras.ops`` are used, so the models run with the
 TensorFlow, JAX or PyTorch backend; Keras is imported inside the functions.
 
 Used in lessons 05, 07 and 08.
@@ -36,14 +37,14 @@ def _check_shape(input_shape) -> tuple:
     return shape
 
 
-def _inputs(input_shape, augment, seed):
-    """Input layer, then (optionally) the augmentation block. Returns (inputs, x)."""
+def _inputs(input_shape, augment, seed, rescale=True):
+    """Input layer, ``Rescaling(1/255)`` (``rescale``), then (optionally) the augmentation block. Returns (inputs, x)."""
     import keras
 
     from medlearn.models.augment import augmentation_layers
 
     inputs = keras.Input(shape=_check_shape(input_shape), name="image")
-    x = inputs
+    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs) if rescale else inputs
     if augment is not None and augment != "none":
         aug = augment if isinstance(augment, keras.layers.Layer) else augmentation_layers(augment, seed=seed)
         if not isinstance(aug, keras.layers.Identity):
@@ -72,7 +73,7 @@ def _finish(inputs, outputs, name, task, n_classes, compile, learning_rate):
 
 
 def logistic_regression(input_shape, n_classes, task, *, augment=None, compile=True,
-                        learning_rate=1e-3, seed=None):
+                        learning_rate=1e-3, seed=None, rescale=True):
     """Logistic (softmax) regression on raw pixels: Flatten -> Dense.
 
     The baseline every CNN must beat: it sees pixels, not shapes.
@@ -85,9 +86,12 @@ def logistic_regression(input_shape, n_classes, task, *, augment=None, compile=T
         compile: compile with :func:`compile_model`.
         learning_rate: Adam's learning rate when compiling.
         seed: seed for the augmentation layers.
+        rescale: start with ``Rescaling(1/255)``: the model takes uint8 (or float) images
+            0..255. False: it takes float images already in [0, 1].
 
     Returns:
-        A ``keras.Model`` mapping float32 (N, H, W, C) in [0, 1] to probabilities (N, units).
+        A ``keras.Model`` mapping images (N, H, W, C), 0..255 (``rescale=False``: 0..1), to
+        probabilities (N, units).
 
     Example:
         >>> model = logistic_regression((28, 28), 2, "binary")   # doctest: +SKIP
@@ -96,18 +100,18 @@ def logistic_regression(input_shape, n_classes, task, *, augment=None, compile=T
     """
     import keras
 
-    inputs, x = _inputs(input_shape, augment, seed)
+    inputs, x = _inputs(input_shape, augment, seed, rescale)
     x = keras.layers.Flatten()(x)
     outputs = _head(x, task, n_classes, 0.0, "logreg")
     return _finish(inputs, outputs, "logreg", task, n_classes, compile, learning_rate)
 
 
 def mlp(input_shape, n_classes, task, *, hidden=(256, 128), dropout=0.2, augment=None,
-        compile=True, learning_rate=1e-3, seed=None):
+        compile=True, learning_rate=1e-3, seed=None, rescale=True):
     """A multi-layer perceptron: Flatten -> [Dense + ReLU + Dropout] x len(hidden) -> output.
 
     Args:
-        input_shape, n_classes, task, augment, compile, learning_rate, seed: as in
+        input_shape, n_classes, task, augment, compile, learning_rate, seed, rescale: as in
             :func:`logistic_regression`.
         hidden: units of each hidden layer.
         dropout: dropout rate after each hidden layer, in [0, 1).
@@ -117,7 +121,7 @@ def mlp(input_shape, n_classes, task, *, hidden=(256, 128), dropout=0.2, augment
     """
     import keras
 
-    inputs, x = _inputs(input_shape, augment, seed)
+    inputs, x = _inputs(input_shape, augment, seed, rescale)
     x = keras.layers.Flatten()(x)
     for units in hidden:
         x = keras.layers.Dense(int(units), activation="relu")(x)
@@ -159,7 +163,7 @@ def _global_pool(x, pooling):
 
 
 def small_cnn(input_shape, n_classes, task, *, filters=(16, 32, 64), dropout=0.2, pooling="avgmax",
-              augment=None, compile=True, learning_rate=1e-3, seed=None):
+              augment=None, compile=True, learning_rate=1e-3, seed=None, rescale=True):
     """A VGG-style CNN: per stage two 3x3 Conv-BatchNorm-ReLU and a 2x2 max-pool, then global pooling.
 
     At 28x28 with the default filters: 28 -> 14 -> 7 -> 3, about 70 k parameters and
@@ -168,7 +172,7 @@ def small_cnn(input_shape, n_classes, task, *, filters=(16, 32, 64), dropout=0.2
     cost stays close to that of 28x28.
 
     Args:
-        input_shape, n_classes, task, augment, compile, learning_rate, seed: as in
+        input_shape, n_classes, task, augment, compile, learning_rate, seed, rescale: as in
             :func:`logistic_regression`.
         filters: filters per stage (one max-pool per stage).
         dropout: dropout before the output layer.
@@ -180,7 +184,7 @@ def small_cnn(input_shape, n_classes, task, *, filters=(16, 32, 64), dropout=0.2
     import keras
 
     shape = _check_shape(input_shape)
-    inputs, x = _inputs(shape, augment, seed)
+    inputs, x = _inputs(shape, augment, seed, rescale)
     for _ in range(_n_stem_downsamples(min(shape[:2]))):
         x = _conv_bn_relu(x, filters[0], strides=2)
     for f in filters:
@@ -207,7 +211,7 @@ def _residual_block(x, filters, strides):
 
 
 def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1, 1, 1), dropout=0.2,
-               pooling="avgmax", augment=None, compile=True, learning_rate=1e-3, seed=None):
+               pooling="avgmax", augment=None, compile=True, learning_rate=1e-3, seed=None, rescale=True):
     """A compact ResNet: a 3x3 stem, then stages of residual blocks (stride 2 between stages).
 
     The shortcut ``x + F(x)`` lets gradients skip the convolutions, which is what
@@ -215,7 +219,7 @@ def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1
     parameters, 28 -> 14 -> 7.
 
     Args:
-        input_shape, n_classes, task, augment, compile, learning_rate, seed: as in
+        input_shape, n_classes, task, augment, compile, learning_rate, seed, rescale: as in
             :func:`logistic_regression`.
         filters: filters per stage.
         blocks: residual blocks per stage (same length as ``filters``).
@@ -231,7 +235,7 @@ def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1
     if len(filters) != len(blocks):
         raise ModelError(f"filters and blocks need the same length. Received: filters={filters}, blocks={blocks}")
     shape = _check_shape(input_shape)
-    inputs, x = _inputs(shape, augment, seed)
+    inputs, x = _inputs(shape, augment, seed, rescale)
     for _ in range(_n_stem_downsamples(min(shape[:2]))):
         x = _conv_bn_relu(x, filters[0], strides=2)
     x = _conv_bn_relu(x, filters[0])
@@ -282,5 +286,6 @@ def build_model(name: str, input_shape, n_classes: int, task: str, **kwargs):
     """
     key = str(name).strip().lower()
     if key not in _BUILDERS:
-        raise ModelError(f"model must be one of {', '.join(MODELS)}. Received: model={name!r}")
+        raise ModelError(f"name must be one of {', '.join(MODELS)} (or 'unet' for segmentation). "
+                         f"Received: name={name!r}")
     return _BUILDERS[key](input_shape, n_classes, task, **kwargs)

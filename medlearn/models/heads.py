@@ -4,8 +4,6 @@
 :func:`encode_labels` turns dataset labels into the targets that loss expects,
 :func:`compile_model` compiles any model with that loss and the ``acc`` / ``auc``
 metrics. Keras is imported inside :func:`compile_model` only.
-
-Used in lessons 05, 07 and 08.
 """
 from __future__ import annotations
 

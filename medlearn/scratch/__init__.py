@@ -19,7 +19,7 @@ Example:
     >>> net = MLP([30, 16, 1], activation="tanh", seed=0)
     >>> history = fit(net, BinaryCrossEntropy(), SGD(0.1, momentum=0.9), X, y, epochs=20)
 
-Used in lessons 01-04.
+Used in lessons 02-04.
 """
 from medlearn.scratch._validate import ScratchError
 from medlearn.scratch.activations import (

@@ -10,7 +10,7 @@ All functions are vectorised (no Python loop over samples), accept arrays of
 any shape, keep the input's floating dtype and are numerically stable for
 large ``|z|``.
 
-Used in lessons 01-03.
+Used in lessons 02 and 03.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def sigmoid(z):
         >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
         array([0. , 0.5, 1. ])
 
-    Used in lessons 01 and 03.
+    Used in lessons 02 and 03.
     """
     z = _float(z)
     # exp(-|z|) never overflows: for z >= 0 use 1/(1+e^-z), for z < 0 use e^z/(1+e^z).
@@ -66,8 +66,6 @@ def sigmoid_grad(z):
 
     Returns:
         Array of the same shape, values in (0, 0.25].
-
-    Used in lessons 01 and 03.
     """
     a = sigmoid(z)
     return a * (1.0 - a)
@@ -75,16 +73,12 @@ def sigmoid_grad(z):
 
 def tanh(z):
     """The hyperbolic tangent (zero-centred, values in [-1, 1]).
-
-    Used in lessons 01 and 02.
     """
     return np.tanh(_float(z))
 
 
 def tanh_grad(z):
     """d tanh / dz = 1 - tanh(z)**2 = 1 - a**2, taken at the activation a.
-
-    Used in lessons 01 and 03.
     """
     a = np.tanh(_float(z))
     return 1.0 - a * a
@@ -92,8 +86,6 @@ def tanh_grad(z):
 
 def relu(z):
     """max(0, z), element-wise.
-
-    Used in lessons 01-03.
     """
     z = _float(z)
     return np.maximum(z, 0.0).astype(z.dtype, copy=False)
@@ -101,8 +93,6 @@ def relu(z):
 
 def relu_grad(z):
     """1 where z > 0, else 0 (the kink at 0 is given slope 0, as TensorFlow does).
-
-    Used in lessons 01 and 03.
     """
     z = _float(z)
     return (z > 0).astype(z.dtype)
@@ -113,8 +103,6 @@ def log_sigmoid(z):
 
     ``np.log(sigmoid(z))`` returns -inf once sigmoid(z) rounds to 0 (z < -745
     in float64); this form never does: -log(1 + e^-z) = min(z, 0) - log(1 + e^-|z|).
-
-    Used in lesson 01 (binary cross-entropy from logits).
     """
     z = _float(z)
     return np.minimum(z, 0.0) - np.log1p(np.exp(-np.abs(z)))
@@ -138,7 +126,7 @@ def softmax(z, axis: int = -1):
         >>> softmax(np.array([[1000.0, 1000.0]]))
         array([[0.5, 0.5]])
 
-    Used in lessons 01 and 03.
+    Used in lesson 03.
     """
     z = _float(z)
     shifted = z - np.max(z, axis=axis, keepdims=True)
@@ -151,7 +139,7 @@ def log_softmax(z, axis: int = -1):
 
     log softmax(z)_k = (z_k - m) - log(sum_j exp(z_j - m)) with m = max_j z_j.
 
-    Used in lessons 01 and 03 (softmax cross-entropy from logits).
+    Used in lesson 03 (softmax cross-entropy from logits).
     """
     z = _float(z)
     shifted = z - np.max(z, axis=axis, keepdims=True)

@@ -58,8 +58,6 @@ def numerical_gradient(f, x, eps: float = 1e-6) -> np.ndarray:
     Example:
         >>> x = np.array([1.0, 2.0])
         >>> numerical_gradient(lambda v: float(np.sum(v ** 2)), x)   # ~ [2., 4.]
-
-    Used in lesson 03.
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         raise ScratchError(
@@ -142,8 +140,6 @@ def gradient_check(f, params: dict, grads: dict, *, eps: float = 1e-6) -> GradCh
 
     Raises:
         ScratchError: a parameter has no gradient or is not float64.
-
-    Used in lesson 03.
     """
     errors = {}
     for name, p in params.items():
@@ -171,7 +167,7 @@ def check_model_gradients(model, loss, X, y, *, eps: float = 1e-6, check_input: 
         >>> report = check_model_gradients(MLP([4, 3, 1], seed=0), BinaryCrossEntropy(), X[:5], y[:5])
         >>> assert report.ok, report
 
-    Used in lessons 03 and 04.
+    Used in lesson 03.
     """
     X = np.array(X, dtype=np.float64)
     loss.forward(model.forward(X), y)

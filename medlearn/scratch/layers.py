@@ -7,8 +7,6 @@ layer also stores the gradients of its parameters as ``dW`` and ``db``.
 Shapes follow the (n_samples, n_features) convention, rows are samples:
 
     X (n, d_in) @ W (d_in, d_out) + b (d_out,)  ->  Z (n, d_out)
-
-Used in lessons 02-04.
 """
 from __future__ import annotations
 
@@ -33,6 +31,10 @@ class Layer:
 
     def __call__(self, x):
         return self.forward(x)
+
+    def __repr__(self):
+        # parameter-free layers: the name is the whole structure (Dense shows its sizes)
+        return f"{type(self).__name__}()"
 
     def _need_forward(self, name: str):
         if not hasattr(self, name):
@@ -64,8 +66,6 @@ class Dense(Layer):
         >>> layer = Dense(30, 16, seed=0)
         >>> Z = layer.forward(np.ones((4, 30)))      # (4, 16)
         >>> dX = layer.backward(np.ones((4, 16)))    # (4, 30); layer.dW is (30, 16)
-
-    Used in lessons 02-04.
     """
 
     params = ("W", "b")
@@ -112,8 +112,6 @@ class Dense(Layer):
 
 class Sigmoid(Layer):
     """Element-wise sigmoid; backward uses the cached activation: dz = da * a * (1 - a).
-
-    Used in lessons 01-03.
     """
 
     def forward(self, z):
@@ -127,8 +125,6 @@ class Sigmoid(Layer):
 
 class Tanh(Layer):
     """Element-wise tanh; backward: dz = da * (1 - a**2).
-
-    Used in lessons 01-03.
     """
 
     def forward(self, z):
@@ -142,8 +138,6 @@ class Tanh(Layer):
 
 class ReLU(Layer):
     """Element-wise max(0, z); backward passes the gradient only where z > 0.
-
-    Used in lessons 01-03.
     """
 
     def forward(self, z):
@@ -161,8 +155,6 @@ class Softmax(Layer):
 
     Backward is the Jacobian-vector product of a_k = e^{z_k} / sum_j e^{z_j}:
     dz = a * (da - sum_k(da_k a_k)), row by row, without forming the (k, k) Jacobian.
-
-    Used in lesson 01.
     """
 
     def forward(self, z):

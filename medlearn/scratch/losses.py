@@ -11,13 +11,13 @@ log(sigmoid(z)) = -log(1 + e^-z) is exact for any z. The gradient also comes
 out simple: dL/dz = (p - y) / n. Passing probabilities to a loss that expects
 logits (softmax applied twice) is a classic, silent bug.
 
-Used in lessons 01-03.
+Used in lessons 02-04.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from medlearn.scratch._validate import as_float_array, as_one_hot, check_same_shape
+from medlearn.scratch._validate import ScratchError, as_float_array, as_one_hot, check_same_shape
 from medlearn.scratch.activations import log_sigmoid, log_softmax, sigmoid, softmax
 
 __all__ = [
@@ -45,8 +45,6 @@ def mse(pred, y) -> float:
 
     Raises:
         ScratchError: the shapes differ (they would broadcast silently).
-
-    Used in lessons 01 and 02.
     """
     pred = as_float_array(pred, "pred")
     y = as_float_array(y, "y")
@@ -73,8 +71,6 @@ def binary_cross_entropy(logits, y) -> float:
     Example:
         >>> binary_cross_entropy(np.array([1000.0, -1000.0]), np.array([0.0, 1.0]))
         1000.0
-
-    Used in lessons 01-03.
     """
     z = as_float_array(logits, "logits")
     y = as_float_array(y, "y")
@@ -99,7 +95,7 @@ def softmax_cross_entropy(logits, y) -> float:
     Raises:
         ScratchError: ``logits`` is not 2-D or ``y`` does not match it.
 
-    Used in lessons 01 and 03.
+    Used in lesson 03.
     """
     z = as_float_array(logits, "logits", ndim=2)
     Y = as_one_hot(y, z.shape[1])
@@ -117,10 +113,25 @@ def _check_rows(z, Y) -> None:
         )
 
 
-class MSE:
-    """Mean squared error with a backward pass. ``loss = MSE(); L = loss(pred, y); dpred = loss.backward()``.
+class _Loss:
+    """What the loss classes share: ``loss(a, b)`` is ``loss.forward(a, b)``, a readable repr, and a
+    clear error when ``backward()`` comes before ``forward()``."""
 
-    Used in lesson 02.
+    def __call__(self, *args):
+        return self.forward(*args)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def _cached(self, *names):
+        if not all(hasattr(self, n) for n in names):
+            raise ScratchError(f"{type(self).__name__}.backward() was called before forward(). "
+                               "Fix: compute the loss first (loss(pred, y)); backward uses what it cached.")
+        return [getattr(self, n) for n in names]
+
+
+class MSE(_Loss):
+    """Mean squared error with a backward pass. ``loss = MSE(); L = loss(pred, y); dpred = loss.backward()``.
     """
 
     def forward(self, pred, y) -> float:
@@ -129,19 +140,19 @@ class MSE:
         return mse(self.pred, self.y)
 
     def backward(self) -> np.ndarray:
+        pred, y = self._cached("pred", "y")
         # L = (1/N) sum (pred - y)^2  ->  dL/dpred = 2 (pred - y) / N, N = number of elements
-        return 2.0 * (self.pred - self.y) / self.pred.size
-
-    __call__ = forward
+        return 2.0 * (pred - y) / pred.size
 
 
-class BinaryCrossEntropy:
+
+class BinaryCrossEntropy(_Loss):
     """Binary cross-entropy from logits with a backward pass.
 
     ``loss = BinaryCrossEntropy(); L = loss(logits, y); dlogits = loss.backward()``.
     ``logits`` and ``y`` have the same shape, e.g. (n, 1).
 
-    Used in lessons 01-03.
+    Used in lessons 02 and 04.
     """
 
     def forward(self, logits, y) -> float:
@@ -150,19 +161,19 @@ class BinaryCrossEntropy:
         return binary_cross_entropy(self.logits, self.y)
 
     def backward(self) -> np.ndarray:
+        logits, y = self._cached("logits", "y")
         # dL/dz = (sigma(z) - y) / N: the log and the sigmoid's derivative cancel.
-        return (sigmoid(self.logits) - self.y) / self.logits.size
-
-    __call__ = forward
+        return (sigmoid(logits) - y) / logits.size
 
 
-class SoftmaxCrossEntropy:
+
+class SoftmaxCrossEntropy(_Loss):
     """Softmax cross-entropy from logits with a backward pass.
 
     ``loss = SoftmaxCrossEntropy(); L = loss(logits, y); dlogits = loss.backward()``.
     ``logits`` is (n, k); ``y`` integer labels (n,) or one-hot (n, k).
 
-    Used in lesson 03.
+    Used in lessons 03 and 04.
     """
 
     def forward(self, logits, y) -> float:
@@ -171,7 +182,7 @@ class SoftmaxCrossEntropy:
         return softmax_cross_entropy(self.logits, self.Y)
 
     def backward(self) -> np.ndarray:
+        logits, Y = self._cached("logits", "Y")
         # dL/dz_i = (softmax(z_i) - Y_i) / n: the softmax Jacobian and the log cancel.
-        return (softmax(self.logits, axis=1) - self.Y) / self.logits.shape[0]
+        return (softmax(logits, axis=1) - Y) / logits.shape[0]
 
-    __call__ = forward

@@ -29,8 +29,6 @@ class Sequential:
         >>> dX = net.backward(dlogits)              # fills net.gradients()
         >>> sorted(net.parameters())
         ['W1', 'W2', 'b1', 'b2']
-
-    Used in lessons 02-04.
     """
 
     def __init__(self, layers):

@@ -38,8 +38,6 @@ def clip_by_global_norm(grads, max_norm: float):
 
     Raises:
         ScratchError: ``max_norm`` is not positive.
-
-    Used in lesson 02.
     """
     if not np.isfinite(max_norm) or max_norm <= 0:
         raise ScratchError(f"max_norm must be a positive number. Received: max_norm={max_norm!r}")
@@ -75,7 +73,7 @@ class SGD:
         >>> opt = SGD(learning_rate=0.1, momentum=0.9)
         >>> opt.step(net.parameters(), net.gradients())   # updates in place
 
-    Used in lessons 02-04.
+    Used in lessons 02 and 04.
     """
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, clipnorm: float | None = None):
@@ -88,6 +86,10 @@ class SGD:
         self.learning_rate, self.momentum, self.clipnorm = learning_rate, momentum, clipnorm
         self.velocity: dict = {}
         self.last_norm: float | None = None
+
+    def __repr__(self):
+        clip = f", clipnorm={self.clipnorm!r}" if self.clipnorm is not None else ""
+        return f"SGD(learning_rate={self.learning_rate!r}, momentum={self.momentum!r}{clip})"
 
     def step(self, params: dict, grads: dict) -> None:
         """Update ``params`` ({"W1": ...}) in place from ``grads`` ({"dW1": ...})."""
@@ -133,7 +135,7 @@ def minibatches(X, y=None, batch_size: int | None = 32, *, shuffle: bool = True,
         >>> for Xb, yb in minibatches(X, y, batch_size=32, seed=rng):
         ...     ...
 
-    Used in lesson 02.
+    Used in lessons 02 and 03.
     """
     X = np.asarray(X)
     n = X.shape[0]

@@ -1,6 +1,6 @@
 """A minimal training loop for the NumPy engine (forward, loss, backward, step).
 
-Used in lessons 02-04 and the scratch-vs-Keras benchmark.
+Used in lessons 02 and 03 and the scratch-vs-Keras benchmark.
 """
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ def train_epoch(model, loss, optimizer, X, y, *, batch_size: int | None = 32, se
 
     Returns:
         The sample-weighted mean of the batch losses (a float).
-
-    Used in lessons 02 and 03.
     """
     total, count = 0.0, 0
     for Xb, yb in minibatches(X, y, batch_size, seed=seed):
@@ -44,7 +42,7 @@ def fit(model, loss, optimizer, X, y, *, epochs: int = 10, batch_size: int | Non
 
     ``val_loss`` (only with ``validation_data=(X_val, y_val)``) is measured after each epoch.
 
-    Used in lessons 02 and 03.
+    Used in lesson 02.
     """
     rng = np.random.default_rng(seed)
     history = {"loss": []}

@@ -5,9 +5,10 @@ AUC, a cosine learning-rate schedule, wall-clock budgets and seeds - in plain
 Keras 3, so it runs with the TensorFlow, JAX or PyTorch backend. Importing this
 module does not import Keras; :func:`fit` does.
 
-Used in lessons 05, 07 and 08 and by ``medlearn train``.
+Used in lesson 07 and by ``medlearn train``.
 """
-from medlearn.train.core import TrainError, TrainResult, class_weights, default_batch_size, fit
+from medlearn.train.core import TrainError, TrainResult, class_weights, default_batch_size
+from medlearn.train.fitting import fit
 
 __all__ = ["fit", "TrainResult", "TrainError", "class_weights", "default_batch_size", "predict_proba"]
 

@@ -14,16 +14,30 @@ from __future__ import annotations
 import numpy as np
 import keras
 
-__all__ = ["Batches", "as_float_nhwc", "predict_proba", "tta_views"]
+from medlearn.train.core import TrainError
+
+__all__ = ["Batches", "as_float_nhwc", "pixel_scale", "predict_proba", "tta_views"]
 
 
-def as_float_nhwc(images) -> np.ndarray:
-    """uint8 (N, H, W[, C]) 0..255 -> float32 (N, H, W, C) 0..1; float input is only given a channel axis."""
+def pixel_scale(model) -> float | None:
+    """The factor uint8 pixels need before ``model``: 1.0 when it rescales inside (a ``Rescaling``
+    layer, as the reference models do), None (scale to [0, 1]) otherwise."""
+    return 1.0 if any(type(layer).__name__ == "Rescaling" for layer in getattr(model, "layers", [])) else None
+
+
+def as_float_nhwc(images, *, scale: float | None = None) -> np.ndarray:
+    """uint8 (N, H, W[, C]) -> float32 (N, H, W, C) times ``scale`` (default 1/255: 0..1).
+
+    Float input is only given a channel axis. ``scale=1.0`` keeps 0..255 for a model with
+    ``Rescaling`` inside (see :func:`pixel_scale`).
+    """
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255.0)
+        if scale is None:
+            return x.astype(np.float32) / np.float32(255.0)
+        return x.astype(np.float32) * np.float32(scale)
     return x.astype(np.float32, copy=False)
 
 
@@ -38,13 +52,15 @@ class Batches(keras.utils.PyDataset):
         steps_per_epoch: batches per epoch (default: one pass over the data).
         shuffle: draw a fresh permutation for every pass.
         seed: seed of the permutations.
+        scale: as in :func:`as_float_nhwc` (None: uint8 to 0..1; 1.0: keep 0..255).
 
     Every batch is full (the permutation wraps around), so compiled train steps see one shape.
     """
 
     def __init__(self, images, targets, sample_weight=None, *, batch_size=128, steps_per_epoch=None,
-                 shuffle=True, seed=0):
+                 shuffle=True, seed=0, scale=None):
         super().__init__()
+        self.scale = scale
         self.images = np.asarray(images)
         self.targets = np.asarray(targets, dtype=np.float32)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
@@ -71,7 +87,7 @@ class Batches(keras.utils.PyDataset):
         start = self.offset + int(i) * self.batch_size
         self._ensure(start + self.batch_size)
         idx = self._order[start:start + self.batch_size]
-        x = as_float_nhwc(self.images[idx])
+        x = as_float_nhwc(self.images[idx], scale=self.scale)
         if self.sample_weight is None:
             return x, self.targets[idx]
         return x, self.targets[idx], self.sample_weight[idx]
@@ -116,8 +132,9 @@ def predict_proba(model, images, *, batch_size: int = 512, views=("identity",)) 
     """Predicted probabilities for uint8 or float images, in chunks (no full float copy).
 
     Args:
-        model: a Keras model from :mod:`medlearn.models`.
-        images: (N, H, W[, C]) uint8 0..255 or float 0..1.
+        model: a Keras model from :mod:`medlearn.models` (uint8 images are fed 0..255 to a model
+            with ``Rescaling`` inside, else scaled to 0..1).
+        images: (N, H, W[, C]) uint8 0..255, or float as the model expects it.
         batch_size: images per forward pass.
         views: test-time augmentation: average over these views (see :func:`tta_views`).
 
@@ -127,10 +144,11 @@ def predict_proba(model, images, *, batch_size: int = 512, views=("identity",)) 
     images = np.asarray(images)
     unknown = [v for v in views if v not in _VIEWS]
     if unknown:
-        raise ValueError(f"views must be among {sorted(_VIEWS)}. Received: {unknown}")
+        raise TrainError(f"views must be among {sorted(_VIEWS)}. Received: views={list(views)!r}")
     chunks = []
+    scale = pixel_scale(model)
     for i in range(0, len(images), batch_size):
-        x = as_float_nhwc(images[i:i + batch_size])
+        x = as_float_nhwc(images[i:i + batch_size], scale=scale)
         preds = [np.asarray(model.predict_on_batch(np.ascontiguousarray(_VIEWS[v](x))), dtype=np.float64)
                  for v in views]
         chunks.append(np.mean(preds, axis=0))

@@ -1,7 +1,8 @@
-"""Training callbacks in plain Keras 3: a wall-clock budget, a budget-aware cosine schedule, a progress line,
-best-epoch keeping and tail weight averaging.
+"""The training callbacks Keras does not have: a wall-clock budget, a cosine decay over that budget, a progress
+line and tail weight averaging. Early stopping is Keras' own ``EarlyStopping``; a run bounded by epochs decays its
+learning rate with Keras' ``CosineDecay``.
 
-Used by :func:`medlearn.train.fit` (lessons 05, 07 and 08).
+Used by :func:`medlearn.train.fit` (and ``medlearn train``).
 """
 from __future__ import annotations
 
@@ -12,22 +13,44 @@ import time
 import keras
 import numpy as np
 
-__all__ = ["TimeBudget", "CosineSchedule", "EpochLine", "KeepBest", "TailAverage"]
+from medlearn.train.core import TrainError
+
+__all__ = ["TimeBudget", "ClockCosine", "EpochLine", "TailAverage", "TieTolerantEarlyStopping"]
+
+
+class TieTolerantEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' ``EarlyStopping`` for a metric to maximise, in which an *equal* score counts as progress.
+
+    Keras counts only a strictly better score. On a small validation set (BreastMNIST: 78
+    images) the AUC often repeats the best value exactly for several epochs while training
+    still improves; strict counting stops such runs early and keeps the earliest of the tied
+    epochs. Here the later, better-trained epoch wins a tie and patience starts again.
+    Use it with ``mode="max"``.
+    """
+
+    def _is_improvement(self, monitor_value, reference_value):
+        if reference_value is None or not np.isfinite(reference_value):
+            return True
+        return monitor_value - self.min_delta >= reference_value
 
 
 class TimeBudget(keras.callbacks.Callback):
     """Stop training once ``seconds`` of wall-clock time have passed (checked after every batch).
 
-    The epoch in progress ends early; Keras still runs its validation, so the
-    last partial epoch counts for early stopping too.
+    Keras has no wall-clock stop. The epoch in progress ends early; Keras still runs its
+    validation, so the last partial epoch counts for early stopping too.
 
     Args:
         seconds: the budget, > 0.
+        stopper: an ``EarlyStopping`` whose ``start_from_epoch`` (which counts epochs, unknown in a
+            clock-bounded run) is brought forward to the epoch in which a quarter of the budget has passed.
+            Put this callback before the stopper in the list.
     """
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, stopper=None):
         super().__init__()
         self.seconds = float(seconds)
+        self.stopper = stopper
         self.start = None
         self.stopped = False
 
@@ -42,24 +65,29 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped = True
             self.model.stop_training = True
 
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopper is not None and self.elapsed() >= 0.25 * self.seconds:
+            self.stopper.start_from_epoch = min(self.stopper.start_from_epoch, epoch)
 
-class CosineSchedule(keras.callbacks.Callback):
-    """Cosine learning-rate decay driven by *progress*, so it fits epoch- and time-budgeted training.
 
-    ``lr = floor + (peak - floor) * (1 + cos(pi * p)) / 2`` with ``p`` the larger
-    of the fraction of planned steps done and the fraction of the time budget
-    used, after a short linear warm-up. A run that is cut by the clock still ends
-    with a small learning rate, which is where the best weights usually come from.
+class ClockCosine(keras.callbacks.Callback):
+    """Cosine learning-rate decay over a *time budget*, after a linear warm-up.
+
+    ``lr = floor + (peak - floor) * (1 + cos(pi * p)) / 2`` with ``p`` the larger of the
+    fraction of planned steps done and the fraction of the time budget used. Keras'
+    ``CosineDecay`` counts steps, and a run cut by the clock does not know its number of
+    steps in advance; this schedule still ends with a small learning rate, which is where
+    the best weights usually come from. Runs bounded by epochs use ``CosineDecay``.
 
     Args:
         peak: the learning rate after warm-up.
+        budget: the run's :class:`TimeBudget`.
         total_steps: planned optimizer steps (None: time only).
-        budget: a :class:`TimeBudget` (None: steps only).
         warmup_steps: steps of linear warm-up from ``peak / 10``.
         floor_fraction: the final learning rate as a fraction of ``peak``.
     """
 
-    def __init__(self, peak, *, total_steps=None, budget=None, warmup_steps=0, floor_fraction=0.02):
+    def __init__(self, peak, budget, *, total_steps=None, warmup_steps=0, floor_fraction=0.02):
         super().__init__()
         self.peak = float(peak)
         self.total_steps = total_steps
@@ -67,13 +95,12 @@ class CosineSchedule(keras.callbacks.Callback):
         self.warmup_steps = int(warmup_steps)
         self.floor = self.peak * float(floor_fraction)
         self.step = 0
-        self.lr = self.peak
 
     def progress(self) -> float:
         parts = [0.0]
         if self.total_steps:
             parts.append(self.step / self.total_steps)
-        if self.budget is not None and self.budget.start is not None:
+        if self.budget.start is not None:
             parts.append(self.budget.elapsed() / self.budget.seconds)
         return min(1.0, max(parts))
 
@@ -82,7 +109,6 @@ class CosineSchedule(keras.callbacks.Callback):
             lr = self.peak * (0.1 + 0.9 * self.step / self.warmup_steps)
         else:
             lr = self.floor + (self.peak - self.floor) * 0.5 * (1 + math.cos(math.pi * self.progress()))
-        self.lr = lr
         self.model.optimizer.learning_rate.assign(lr)
         self.step += 1
 
@@ -96,14 +122,12 @@ class EpochLine(keras.callbacks.Callback):
 
     Args:
         monitor: the metric whose improvement gets a star (``"val_auc"``).
-        schedule: a :class:`CosineSchedule` to read the learning rate from (optional).
         stream: where to print (default ``sys.stdout``).
     """
 
-    def __init__(self, monitor="val_auc", schedule=None, stream=None):
+    def __init__(self, monitor="val_auc", stream=None):
         super().__init__()
         self.monitor = monitor
-        self.schedule = schedule
         self.stream = stream
         self.best = -math.inf
         self.start = None
@@ -120,54 +144,15 @@ class EpochLine(keras.callbacks.Callback):
         star = ""
         if current is not None and current > self.best:
             self.best, star = current, " *"
-        lr = f"  lr {self.schedule.lr:.1e}" if self.schedule is not None else ""
+        lr = f"  lr {self._learning_rate():.1e}"
         line = f"epoch {epoch + 1:>3} {time.perf_counter() - self.start:6.1f}s  {train}"
         if val:
             line += f" | {val}{star}"
         print(line + lr, file=self.stream or sys.stdout, flush=True)
 
-
-class KeepBest(keras.callbacks.Callback):
-    """Keep the weights of the best epoch by a validation metric; stop after ``patience`` epochs without progress.
-
-    Unlike ``keras.callbacks.EarlyStopping`` it only starts judging once ``ready()``
-    says so (e.g. a quarter of the epochs or of the time budget has passed): on a small
-    validation set (BreastMNIST has 78 images) an early, undertrained epoch can score a
-    lucky AUC and would otherwise be kept. Among equal scores the later epoch wins.
-
-    Args:
-        monitor: the metric, e.g. ``"val_auc"`` (higher is better).
-        patience: epochs without a new best (after ``ready()``) before stopping.
-        ready: a function ``epoch -> bool``; before it returns True nothing is kept or counted.
-    """
-
-    def __init__(self, monitor="val_auc", patience=10, ready=None):
-        super().__init__()
-        self.monitor = monitor
-        self.patience = int(patience)
-        self.ready = ready or (lambda epoch: True)
-        self.best = -math.inf
-        self.best_epoch = None
-        self.best_weights = None
-        self.wait = 0
-        self.stopped = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        current = (logs or {}).get(self.monitor)
-        if current is None or not self.ready(epoch):
-            return
-        if current >= self.best:  # ties go to the later, better-trained epoch
-            self.best, self.best_epoch, self.wait = current, epoch, 0
-            self.best_weights = self.model.get_weights()
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped = True
-            self.model.stop_training = True
-
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+    def _learning_rate(self) -> float:
+        """The optimizer's current learning rate (a schedule's value at the current step)."""
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 class TailAverage(keras.callbacks.Callback):
@@ -185,6 +170,12 @@ class TailAverage(keras.callbacks.Callback):
     Float variables (kernels, biases, BatchNormalization's moving mean and variance)
     are averaged; others (e.g. random-generator states) come from the last epoch.
 
+    Why not the optimizer's ``use_ema=True`` with ``SwapEMAWeights``: an exponential moving
+    average forgets at a fixed rate per *step*, so its window cannot follow "the last quarter of
+    the run" when the clock or early stopping decides the run's length, and it averages the
+    trainable variables only, leaving BatchNormalization's statistics out of step with the
+    averaged kernels.
+
     Args:
         fraction: the share of the epochs run to average, in (0, 1]; the window is
             ``ceil(fraction * epochs run)`` epochs long and ends at the last epoch.
@@ -200,7 +191,7 @@ class TailAverage(keras.callbacks.Callback):
     def __init__(self, fraction: float = 0.25, min_epochs: int = 2):
         super().__init__()
         if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must lie in (0, 1]. Received: fraction={fraction!r}")
+            raise TrainError(f"fraction must lie in (0, 1]. Received: fraction={fraction!r}")
         self.fraction = float(fraction)
         self.min_epochs = int(min_epochs)
         self.epochs_seen = 0

@@ -1,9 +1,10 @@
-"""From a Bunch to what Keras eats: float32 images in [0, 1] with a channel axis, encoded labels.
+"""Convert one split (a Bunch) to float32 images in [0, 1] with a channel axis and encoded labels.
 
-``to_arrays`` gives NumPy arrays for ``model.fit(x, y)``; ``make_tf_dataset``
+``to_arrays`` gives NumPy arrays for ``model.fit(x, y)``; ``to_tf_dataset``
 gives a shuffled, batched, prefetched ``tf.data.Dataset`` that keeps the images
 as uint8 and scales each batch on the fly (4x less memory than float32 arrays).
-TensorFlow is imported inside ``make_tf_dataset`` only.
+Both scale the same way: uint8 divided by 255, float images left as they are.
+TensorFlow is imported inside ``to_tf_dataset`` only.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from medlearn.datasets._errors import DatasetError
 
-__all__ = ["to_arrays", "encode_labels", "make_tf_dataset"]
+__all__ = ["to_arrays", "to_tf_dataset", "images_to_float"]
 
 _TARGETS = ("labels", "masks")
 
@@ -50,8 +51,8 @@ def images_to_float(images: np.ndarray, *, scale: float | None = None) -> np.nda
     return out
 
 
-def encode_labels(labels, task: str, *, one_hot: bool = False, num_classes: int | None = None) -> np.ndarray:
-    """Encode labels as the task's loss needs them.
+def _label_array(labels, task: str, *, one_hot: bool = False, num_classes: int | None = None) -> np.ndarray:
+    """Labels as ``to_arrays`` returns them (the model's own targets: :func:`medlearn.models.encode_labels`).
 
     Args:
         labels: int array (N,) of class indices, or (N, K) 0/1 for multi-label.
@@ -102,7 +103,7 @@ def to_arrays(split_bunch, *, one_hot: bool = False, target: str | None = None):
         >>> x.shape, x.dtype, y.shape
         ((1000, 28, 28, 1), dtype('float32'), (1000,))
 
-    Used in lessons 05-08.
+    Used in lesson 07.
     """
     _check_split_bunch(split_bunch, "to_arrays")
     target = _choose_target(split_bunch, target)
@@ -111,19 +112,20 @@ def to_arrays(split_bunch, *, one_hot: bool = False, target: str | None = None):
         y = images_to_float(split_bunch["masks"], scale=1.0)  # 0/1 uint8 -> 0.0/1.0
         return x, y
     names = split_bunch.get("label_names") or None
-    y = encode_labels(split_bunch["labels"], split_bunch.get("task", "multi-class"), one_hot=one_hot,
+    y = _label_array(split_bunch["labels"], split_bunch.get("task", "multi-class"), one_hot=one_hot,
                       num_classes=len(names) if names else None)
     return x, y
 
 
-def make_tf_dataset(split_bunch, *, batch_size: int = 64, shuffle: bool = True, augment=None,
+def to_tf_dataset(split_bunch, *, batch_size: int = 64, shuffle: bool = True, augment=None,
                     cache: bool = True, seed: int | None = 42, one_hot: bool = False,
                     target: str | None = None, drop_remainder: bool = False):
     """Build a ``tf.data.Dataset`` of ``(x, y)`` batches from one split.
 
     Images stay uint8 inside the pipeline and each batch is scaled to float32
     in [0, 1] with a channel axis only when it is needed, so the pipeline costs
-    the uint8 size once instead of the 4x larger float32 arrays.
+    the uint8 size once instead of the 4x larger float32 arrays. Scaling is
+    :func:`to_arrays`'s: uint8 / 255, float images unchanged.
 
     Args:
         split_bunch: one split (see :func:`to_arrays`).
@@ -147,10 +149,8 @@ def make_tf_dataset(split_bunch, *, batch_size: int = 64, shuffle: bool = True, 
     Example:
         >>> ds = make_tf_dataset(load_phantoms("train"), batch_size=128)  # doctest: +SKIP
         >>> model.fit(ds, epochs=3)                                         # doctest: +SKIP
-
-    Used in lessons 07-08.
     """
-    _check_split_bunch(split_bunch, "make_tf_dataset")
+    _check_split_bunch(split_bunch, "to_tf_dataset")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise DatasetError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
     target = _choose_target(split_bunch, target)
@@ -164,7 +164,7 @@ def make_tf_dataset(split_bunch, *, batch_size: int = 64, shuffle: bool = True, 
         y = y[..., None] if y.ndim == 3 else y
     else:
         names = split_bunch.get("label_names") or None
-        y = encode_labels(split_bunch["labels"], split_bunch.get("task", "multi-class"), one_hot=one_hot,
+        y = _label_array(split_bunch["labels"], split_bunch.get("task", "multi-class"), one_hot=one_hot,
                           num_classes=len(names) if names else None)
     ds = tf.data.Dataset.from_tensor_slices((images, y))
     if cache:
@@ -173,9 +173,10 @@ def make_tf_dataset(split_bunch, *, batch_size: int = 64, shuffle: bool = True, 
         ds = ds.shuffle(buffer_size=len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     scale_y = target == "masks"
+    x_scale = 255.0 if images.dtype == np.uint8 else 1.0   # as images_to_float (to_arrays)
 
     def _scale(xb, yb):
-        xb = tf.cast(xb, tf.float32) / 255.0
+        xb = tf.cast(xb, tf.float32) / x_scale
         if scale_y:
             yb = tf.cast(yb, tf.float32)
         return xb, yb
