@@ -6,7 +6,7 @@ two acquisitions: breathing (rib phase), a little exposure, a slight shift of th
 the parenchyma texture and the pixel noise. A *site* (hospital, scanner) scales the
 exposure and sets the noise level of all its patients' images.
 
-Used in lesson 13.
+Used in lesson 13 (through ``make_phantoms``).
 """
 from __future__ import annotations
 

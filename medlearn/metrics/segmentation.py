@@ -123,7 +123,7 @@ def find_lesions(mask, *, threshold: float = 0.5, min_area: int = 1, connectivit
         array([[1.5, 1.5],
                [4. , 4. ]])
 
-    Used in lesson 10.
+    Used in lesson 10 (through ``segmentation_report``).
     """
     from scipy import ndimage
 
@@ -158,7 +158,7 @@ def match_lesions(pred_centres, true_centres, *, max_distance):
         ``(hits, false_positives, errors)``: the number of true lesions found, the number of
         detections matched to no lesion, and the (hits,) centre errors in pixels.
 
-    Used in lesson 10.
+    Used in lesson 10 (through ``segmentation_report``).
     """
     pred = np.asarray(pred_centres, dtype=np.float64).reshape(-1, 2)
     true = np.asarray(true_centres, dtype=np.float64).reshape(-1, 2)

@@ -4,10 +4,11 @@ Every builder takes the input shape, the number of classes and the task, and
 picks the output layer and loss from :func:`output_spec`. Models take raw
 images, uint8 0..255 of shape (N, H, W, C) (a grey (H, W) input shape gets a channel
 axis): a ``Rescaling(1/255)`` layer inside scales them, so a saved model needs no
-preprocessing (``rescale=False`` builds a model for float images in [0, 1] instead). Only ``keras.layers`` / ``keras.ops`` are used, so the models run with the
-TensorFlow, JAX or PyTorch backend; Keras is imported inside the functions.
+preprocessing (``rescale=False`` builds a model for float images in [0, 1] instead). Only
+``keras.layers`` / ``keras.ops`` are used, so the models run with the TensorFlow, JAX or
+PyTorch backend; Keras is imported inside the functions.
 
-Used in lessons 05, 07 and 08.
+Used in lesson 08.
 """
 from __future__ import annotations
 

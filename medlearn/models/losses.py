@@ -64,7 +64,7 @@ def dice_bce_loss(y_true, y_pred, smooth: float = 1.0, bce_weight: float = 1.0):
 
     Args and returns as in :func:`soft_dice_loss`.
 
-    Used in lesson 10 and by ``medlearn train phantoms --task segmentation``.
+    Used by ``medlearn train phantoms --task segmentation``.
     """
     import keras
 

@@ -84,7 +84,7 @@ def unet(input_shape, n_classes: int = 1, task: str = "segmentation", *, filters
         >>> model.output_shape                                         # doctest: +SKIP
         (None, 28, 28, 1)
 
-    Used in lesson 10 and by ``medlearn train phantoms --task segmentation``.
+    Used in lesson 10 (through ``build_model``) and by ``medlearn train phantoms --task segmentation``.
     """
     import keras
 
