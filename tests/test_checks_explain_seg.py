@@ -185,39 +185,31 @@ def test_soft_dice_keras_loss_matches_the_exercise_reference():
 
 
 # ---------------------------------------------------------------- segmentation.upsampled_size
-def size_ok(n, stack):
-    for layer in stack:
-        if layer[0] == "upsample":
-            n *= layer[1]
-            continue
-        kind, k, s, pad = layer
-        if kind == "conv_transpose":
-            n = n * s if pad == "same" else (n - 1) * s + max(k, s)
-        else:
-            n = -(-n // s) if pad == "same" else (n - k) // s + 1
-    return n
+def size_variant(**wrong):
+    """The output-size answer; keyword flags make it one of the classic wrong answers."""
+    def answer(n, stack):
+        for layer in stack:
+            if layer[0] == "upsample":
+                n *= layer[1]
+                continue
+            kind, k, s, pad = layer
+            if kind == "conv_transpose":
+                if pad == "same":
+                    n = (n - 1) * s + k if wrong.get("same_kernel") else n * s
+                else:
+                    n = n * s if wrong.get("no_kernel") else (n - 1) * s + max(k, s)
+            else:
+                n = -(-n // s) if pad == "same" else (n - k + 1 if wrong.get("no_stride") else (n - k) // s + 1)
+        return n
+    return answer
+
+
+size_ok = size_variant()
 
 
 def test_upsampled_size_exercise():
     _passes("segmentation.upsampled_size", size_ok)
-
-    def variant(**wrong):
-        def answer(n, stack):
-            for layer in stack:
-                if layer[0] == "upsample":
-                    n *= layer[1]
-                    continue
-                kind, k, s, pad = layer
-                if kind == "conv_transpose":
-                    if pad == "same":
-                        n = (n - 1) * s + k if wrong.get("same_kernel") else n * s
-                    else:
-                        n = n * s if wrong.get("no_kernel") else (n - 1) * s + k
-                else:
-                    n = -(-n // s) if pad == "same" else (n - k + 1 if wrong.get("no_stride") else (n - k) // s + 1)
-            return n
-        return answer
-
+    variant = size_variant
     assert "(n - 1) * s + k, not n * s" in _hint("segmentation.upsampled_size", variant(no_kernel=True))
     assert "exactly n * s" in _hint("segmentation.upsampled_size", variant(same_kernel=True))
     assert "floor((n - k) / s) + 1" in _hint("segmentation.upsampled_size", variant(no_stride=True))
