@@ -69,7 +69,7 @@ def test_missing_val_split_is_carved_from_train_and_verbose_prints(capsys):
     result = fit(data, model="logreg", epochs=1, verbose=1)
     assert len(result.val_labels) == 24  # 10 % of 240
     out = capsys.readouterr().out
-    assert "epoch   1" in out and "val_auc" in out and "stopped by epochs" in out
+    assert "epoch   1" in out and "val_auc" in out and "finished the planned" in out and "final model = " in out
 
 
 def test_large_data_path_uses_short_epochs():

@@ -50,3 +50,29 @@ def test_saved_figures_are_titled_and_slide_resolution(tmp_path):
             dpi = im.info.get("dpi", (0, 0))[0]
             assert round(dpi) == FIGURE_DPI, (name, im.info)
             assert im.size[0] >= 800, (name, im.size)
+
+
+@pytest.mark.parametrize("args, line", [
+    (("epochs", 8, 31.24, (7, 8), 8, [], True),
+     "finished the planned 8 epochs (31.2 s); final model = mean of the weights of epochs 7-8"),
+    (("time budget", 1, 5.0, None, 1, [0.61], True),
+     "stopped by the time budget after 1 epoch (5.0 s); final model = the last epoch's weights "
+     "(1 epoch: too few to average)"),
+    (("early stopping", 9, 12.0, None, 6, [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.88, 0.87, 0.86], False),
+     "stopped early (val_auc stopped improving) after 9 epochs (12.0 s); final model = the weights of epoch 6, "
+     "the best val_auc (0.900)"),
+    (("epochs", 4, 3.0, (4, 4), 4, [], True), "finished the planned 4 epochs (3.0 s); final model = the weights of epoch 4"),
+])
+def test_end_of_training_line_explains_the_final_model(args, line):
+    from medlearn.train.steps import progress_summary
+
+    assert progress_summary(*args) == line
+
+
+def test_epoch_lines_start_with_a_legend(capsys):
+    from medlearn.train.callbacks import EpochLine
+
+    cb = EpochLine(monitor="val_auc")
+    cb.on_train_begin()
+    legend = capsys.readouterr().out
+    assert "* = best val_auc so far" in legend and "validation set" in legend and legend.count("\n") == 1

@@ -134,6 +134,9 @@ class EpochLine(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
+        print(f"(each line: epoch, seconds since the start, training loss and metrics | the same on the "
+              f"validation set, * = best {self.monitor} so far, learning rate)", file=self.stream or sys.stdout,
+              flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -304,6 +304,31 @@ def train_model(net, splits: Splits, plan: Plan, callbacks: Callbacks) -> Run:
     return Run(history=history, seconds=seconds, callbacks=callbacks)
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
+def progress_summary(stopped_by: str, n_run: int, seconds: float, window, best: int, aucs, averages: bool) -> str:
+    """The line ``fit`` prints when training ends: why it stopped and what the final model is.
+
+    Example: ``"stopped by the time budget after 8 epochs (31.2 s); final model = mean of the weights
+    of epochs 7-8"``.
+    """
+    why = {"epochs": "finished the planned", "time budget": "stopped by the time budget after",
+           "early stopping": "stopped early (val_auc stopped improving) after"}
+    why = why.get(stopped_by, f"stopped by {stopped_by} after")
+    if window and window[0] != window[1]:
+        model = f"final model = mean of the weights of epochs {window[0]}-{window[1]}"
+    elif window:
+        model = f"final model = the weights of epoch {window[0]}"
+    elif not averages:
+        auc = aucs[best - 1] if aucs and 0 < best <= len(aucs) else float("nan")
+        model = f"final model = the weights of epoch {best}, the best val_auc ({auc:.3f})"
+    else:
+        model = f"final model = the last epoch's weights ({_epochs(n_run)}: too few to average)"
+    return f"{why} {_epochs(n_run)} ({seconds:.1f} s); {model}"
+
+
 def finish(net, splits: Splits, plan: Plan, run: Run, *, policy=None, model_name=None, prior_correction=True,
            tta="auto", verbose: int = 1) -> TrainResult:
     """Step 6: average the tail weights, undo the class-weight prior, predict val/test (with TTA).
@@ -327,10 +352,7 @@ def finish(net, splits: Splits, plan: Plan, run: Run, *, policy=None, model_name
         window = tuple(e + 1 for e in tail.window())
     if verbose:
         aucs = run.history.get("val_auc", [])
-        kept = (f"averaged epochs {window[0]}-{window[1]}" if window else
-                f"kept epoch {best} (val_auc {aucs[best - 1] if aucs else float('nan'):.3f})" if not plan.averages
-                else f"kept the last epoch ({n_run}: too few to average)")
-        print(f"stopped by {stopped_by} after {n_run} epochs, {run.seconds:.1f}s; {kept}", flush=True)
+        print(f"{progress_summary(stopped_by, n_run, run.seconds, window, best, aucs, plan.averages)}", flush=True)
     spec = output_spec(splits.task, splits.n_classes)
     if prior_correction and plan.class_weight:
         shift_output_bias(net, plan.class_weight, spec)
