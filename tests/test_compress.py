@@ -73,9 +73,9 @@ def trained(tmp_path_factory):
 
     keras.utils.set_random_seed(0)
     data = load_phantoms()
-    x = data.train.images[:800].astype("float32")[..., None] / 255
-    y = data.train.labels[:800].astype("float32")
     model = build_model("cnn", (28, 28, 1), 2, "binary", augment="chest-xray", filters=(16, 32))
+    x = C.model_input(model, data.train.images[:800])     # /255 unless the model rescales inside
+    y = data.train.labels[:800].astype("float32")
     model.fit(x, y, epochs=3, batch_size=64, verbose=0)
     path = tmp_path_factory.mktemp("model") / "model.keras"
     model.save(path)
