@@ -108,6 +108,9 @@ class Exercise:
         dtype_why: why, in one sentence (shown in the hint).
         no_mutation: the answer must not change its array arguments.
         no_loops_over: ``"samples"`` / ``"pixels"``: cases with ``n_big`` items must not loop over them.
+        loop_cpu_s: with ``no_loops_over``, the most CPU seconds the whole check may take in grading,
+            measured by the grader from outside the child (``RunResult.check_cpu``), so switching the
+            in-process loop detector off (``sys.settrace(None)``) does not hide a loop; 0: not judged.
         forbidden: dotted names of library callables that would do the work.
         allowed: dotted names the answer may call although ``forbidden`` covers them.
         teaches: what the learner writes, completing "the exercise is to ...".
@@ -130,6 +133,7 @@ class Exercise:
     dtype_why: str = ""
     no_mutation: bool = True
     no_loops_over: str = ""
+    loop_cpu_s: float = 0.0
     forbidden: tuple = ()
     allowed: tuple = ()
     teaches: str = ""

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["Watch", "POLICY_KEYS", "judge_policy", "time_limit", "CheckTimeout", "matches"]
+__all__ = ["Watch", "POLICY_KEYS", "judge_policy", "cpu_loop_hint", "time_limit", "CheckTimeout", "matches"]
 
 POLICY_KEYS = ("__events__", "__mutated__", "__float_bits__", "__delegated__")
 
@@ -334,10 +334,24 @@ def loop_hint(exercise, case, outputs) -> str | None:
     if not over or n <= 0 or "__events__" not in outputs:
         return None
     if int(np.asarray(outputs["__events__"]).reshape(-1)[0]) > n // 2:
-        return (f"Your function runs Python code once per {over[:-1] if over.endswith('s') else over} "
-                "(a for loop, a comprehension, np.vectorize or map). Use whole-array NumPy operations "
-                "instead (slicing, @, .sum(axis=...), np.where, broadcasting): they are 10-100x faster and "
-                "are what the rest of the course builds on.")
+        return _loop_message(over)
+    return None
+
+
+def _loop_message(over: str) -> str:
+    return (f"Your function runs Python code once per {over[:-1] if over.endswith('s') else over} "
+            "(a for loop, a comprehension, np.vectorize or map). Use whole-array NumPy operations "
+            "instead (slicing, @, .sum(axis=...), np.where, broadcasting): they are 10-100x faster and "
+            "are what the rest of the course builds on.")
+
+
+def cpu_loop_hint(exercise, cpu_s) -> str | None:
+    """The loop policy judged in grading from the check's CPU seconds as the grader measured them
+    from outside the child (switching the in-process tracer off cannot hide a loop from it):
+    above the exercise's ``loop_cpu_s``, the loop hint; else ``None``."""
+    over, bound = getattr(exercise, "no_loops_over", ""), float(getattr(exercise, "loop_cpu_s", 0.0) or 0.0)
+    if over and bound > 0 and cpu_s is not None and float(cpu_s) > bound:
+        return _loop_message(over)
     return None
 
 

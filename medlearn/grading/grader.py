@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from medlearn.checks.core import CheckResult, get_exercise, judge_cases, student_seed
+from medlearn.checks.policy import cpu_loop_hint
 from medlearn.grading.intake import DEFAULT_MAX_BYTES, InvalidFile, read_regular
 from medlearn.grading.isolation import EXIT_ISOLATION
 from medlearn.grading.names import student_name
@@ -241,6 +242,9 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             error = next((o["__error__"].split(":")[0] for o in outputs if "__error__" in o), None)
             with _JUDGE_LOCK:
                 result = judge_cases(exercise, cases, outputs)
+            loop = result.passed and cpu_loop_hint(exercise, getattr(run, "check_cpu", {}).get(k))
+            if loop:  # CPU measured from outside: the child cannot switch this off (issue 17 item 7)
+                result = CheckResult(exercise, False, loop)
         hint = result.hint
         if error and call.hidden:
             hint = f"Your code raised {error} (details are not shown for hidden checks)."

@@ -227,7 +227,8 @@ register(Exercise(id="scratch.numerical_gradient", title="the central-difference
                   next_hint="grad_check below compares your backward pass with this numerical gradient."))
 register(Exercise(id="scratch.two_layer_backward", title="backward pass of the 2-layer network",
                   make_cases=_net_cases, run=_run_backward, judge=_judge_backward, **SCRATCH,
-                  no_loops_over="samples", allowed=("medlearn.scratch.sigmoid", "medlearn.scratch.softmax"),
+                  no_loops_over="samples", loop_cpu_s=0.05,
+                  allowed=("medlearn.scratch.sigmoid", "medlearn.scratch.softmax"),
                   arg_names=("X", "Y", "W1", "b1", "W2", "b2"), teaches="write the backward pass",
                   next_hint="the 'find the bug' exercise repairs a backward pass like this one."))
 register(Exercise(id="scratch.fix_broken", title="fix the broken backpropagation",
