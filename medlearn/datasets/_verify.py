@@ -8,6 +8,7 @@ re-hash. The sidecar is a cache only: deleting it is always safe.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,10 +21,18 @@ _MEMO: dict[tuple[str, int, int], str] = {}
 
 
 def md5sum(path) -> str:
-    """MD5 of a file as 32 hex digits (``pooch.file_hash``: read in chunks, constant memory)."""
-    import pooch
+    """MD5 of a file as 32 hex digits, read in chunks (constant memory).
 
-    return pooch.file_hash(str(path), alg="md5")
+    ``hashlib.file_digest`` where Python has it (3.11+); not ``pooch.file_hash``, which would
+    import pooch (about a second) in ``load_phantoms``, whose import must stay light.
+    """
+    with open(path, "rb") as fh:
+        if hasattr(hashlib, "file_digest"):
+            return hashlib.file_digest(fh, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+        digest = hashlib.md5(usedforsecurity=False)
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+        return digest.hexdigest()
 
 
 def _stamp(path: Path) -> dict:
