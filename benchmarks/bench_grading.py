@@ -15,6 +15,10 @@ Figures:
 * ``breakdown_s`` - one graded lesson run split by the sandbox's own timings: ``sandbox_start``
   (interpreter start, namespaces, covers, Landlock, seccomp), ``imports`` (exercise modules),
   ``cells_and_checks`` and ``grader_side`` (parsing, cases, judging, files);
+* ``cpu_per_submission_s`` - CPU seconds (grader + sandboxes, from ``getrusage``) per submission
+  of the throughput run, and ``cpu_bound_per_min`` - the throughput that cost allows on ``--jobs``
+  otherwise idle cores (on a shared, loaded machine the wall figure measures the others' load;
+  ``load_average_1min`` says how much there was);
 * ``trivial_per_submission_s`` - wall per submission for a two-function notebook, one
   worker (the fixed cost: Python + NumPy start-up, namespaces, Landlock, case files,
   judging); ``python_numpy_startup_s`` - a bare ``python -I -c "import numpy"`` for scale.
@@ -59,6 +63,14 @@ def _plain_run(source: Path, work: Path) -> float:
     return time.perf_counter() - start
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of every child it has reaped (the sandboxes)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lesson", type=Path, default=ROOT / "lessons" / "01_neurons_and_losses.ipynb")
@@ -77,9 +89,12 @@ def main(argv=None) -> dict:
         (student,) = assign([args.lesson], work / "release")
         _copies(args.lesson, student, work / "subs", args.n)
         limits = Limits(timeout=600, memory_mb=8192)
+        load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        cpu_before = _cpu_s()
         start = time.perf_counter()
         frame = grade(args.lesson, work / "subs", work / "out", jobs=args.jobs, limits=limits, progress=False)
         wall = time.perf_counter() - start
+        cpu_per_submission = (_cpu_s() - cpu_before) / args.n
         results = [work / "out" / "results" / f"{name}.json" for name in frame["student"]]
         sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"] for p in results})
         plain, graded = [], []
@@ -124,6 +139,11 @@ def main(argv=None) -> dict:
             "statuses": frame["status"].value_counts().to_dict(),
             "wall_s": round(wall, 2),
             "throughput_per_min": round(60 * args.n / wall, 2),
+            # what the batch cost in CPU, grader and sandboxes together, and the throughput that cost
+            # allows on --jobs otherwise idle cores: the figure the shared machine's load does not move
+            "cpu_per_submission_s": round(cpu_per_submission, 3),
+            "cpu_bound_per_min": round(60 * min(args.jobs, os.cpu_count() or 1) / cpu_per_submission, 2),
+            "load_average_1min": round(load_before, 2),
             "lesson_plain_s": round(plain, 3),
             "lesson_graded_s": round(graded, 3),
             "overhead_per_submission_s": round(graded - plain, 3),
