@@ -251,3 +251,21 @@ def test_upsample_and_normalize():
     assert big.min() >= maps.min() and big.max() <= maps.max()
     out = normalize_maps(np.stack([np.zeros((2, 2)), np.array([[0, 2], [1, -1.0]])]))
     assert out.dtype == np.float32 and out[0].max() == 0 and out[1].max() == 1 and out[1].min() == 0
+
+
+def test_logit_is_used_behind_a_separate_sigmoid_activation():
+    """Dense(1) + Activation("sigmoid") and Dense(1, sigmoid) give the same maps, even where p saturates."""
+    import keras
+
+    from medlearn.explain import grad_cam
+
+    spot = _spot_model()
+    inp = keras.Input((16, 16, 1))
+    a = keras.layers.Conv2D(1, 3, padding="same", activation="relu", name="blob")(inp)
+    z = keras.layers.Dense(1, name="logit")(keras.layers.GlobalMaxPooling2D()(a))
+    split = keras.Model(inp, keras.layers.Activation("sigmoid")(z))
+    split.get_layer("blob").set_weights(spot.get_layer("blob").get_weights())
+    kernel, bias = spot.get_layer("output").get_weights()
+    split.get_layer("logit").set_weights([kernel * 10, bias * 10])     # p = 1.0 in float32: only the logit has a gradient
+    x, _ = _spot_images(3)
+    np.testing.assert_allclose(grad_cam(split, x, class_index=1), grad_cam(spot, x, class_index=1), atol=1e-5)

@@ -80,8 +80,10 @@ def _split(model, layer):
                            f"with output shape {tuple(feature.output.shape)}")
     last = model.layers[-1]
     act = getattr(getattr(last, "activation", None), "__name__", "")
-    logit_layer = last if type(last).__name__ == "Dense" and act in ("sigmoid", "softmax") else None
-    target = last.input if logit_layer is not None else model.output
+    squashes = act in ("sigmoid", "softmax")
+    logit_layer = last if type(last).__name__ == "Dense" and squashes else None
+    # the score is the logit: the Dense layer's input times its kernel, or an Activation layer's input
+    target = last.input if squashes and type(last).__name__ in ("Dense", "Activation") else model.output
     try:
         head = keras.Model(feature.output, target)
     except ValueError as exc:
