@@ -1,6 +1,6 @@
 """Saliency figures: Grad-CAM (or occlusion) maps over the images, with true and predicted labels.
 
-Used by ``medlearn train`` (``gradcam.png``) and lesson 09's ideas.
+Used by ``medlearn train`` (``gradcam.png``).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Train a U-Net on a dataset with lesion masks and score it: Dice, IoU, detections (``medlearn train --task segmentation``).
 
-Used by ``medlearn train phantoms --task segmentation`` and lesson 10's ideas.
+Used by ``medlearn train phantoms --task segmentation``.
 """
 from __future__ import annotations
 
