@@ -64,17 +64,20 @@ def _lesson_code(number: int) -> tuple[str, ...] | None:
 
 
 def _resolve(dotted: str):
-    """The object a dotted medlearn path names (a module, or an attribute of one), or None."""
+    """The object a dotted medlearn path names, as attribute access sees it (a package attribute
+    wins over a submodule of the same name, as in ``medlearn.explain.occlusion``), or None."""
     parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
+    obj, path = importlib.import_module(parts[0]), parts[0]
+    for attr in parts[1:]:
+        path = f"{path}.{attr}"
+        if hasattr(obj, attr):
+            obj = getattr(obj, attr)
             continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr, None)
-        return obj
-    return None
+        try:
+            obj = importlib.import_module(path)
+        except ImportError:
+            return None
+    return obj
 
 
 @functools.lru_cache(maxsize=None)
