@@ -15,8 +15,9 @@ Figures:
 * ``breakdown_s`` - one graded lesson run split by the sandbox's own timings: ``sandbox_start``
   (interpreter start, namespaces, covers, Landlock, seccomp), ``imports`` (exercise modules),
   ``cells_and_checks`` and ``grader_side`` (parsing, cases, judging, files);
-* ``cpu_per_submission_s`` - CPU seconds (grader + sandboxes, from ``getrusage``) per submission
-  of the throughput run, and ``cpu_bound_per_min`` - the throughput that cost allows on ``--jobs``
+* ``cpu_per_submission_s`` - CPU seconds per submission of the throughput run (grader and reaped
+  sandboxes, ``getrusage``), split in ``cpu_split_s`` into the sandboxes' (``RunResult.cpu_s``, the
+  supervisor's figure: a lower bound without a cgroup) and the rest (the grader's), and ``cpu_bound_per_min`` - the throughput that cost allows on ``--jobs``
   otherwise idle cores (on a shared, loaded machine the wall figure measures the others' load;
   ``load_average_1min`` says how much there was);
 * ``trivial_per_submission_s`` - wall per submission for a two-function notebook, one
@@ -89,18 +90,9 @@ def main(argv=None) -> dict:
         (student,) = assign([args.lesson], work / "release")
         _copies(args.lesson, student, work / "subs", args.n)
         limits = Limits(timeout=600, memory_mb=8192)
-        load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        cpu_before = _cpu_s()
-        start = time.perf_counter()
-        frame = grade(args.lesson, work / "subs", work / "out", jobs=args.jobs, limits=limits, progress=False)
-        wall = time.perf_counter() - start
-        cpu_per_submission = (_cpu_s() - cpu_before) / args.n
-        results = [work / "out" / "results" / f"{name}.json" for name in frame["student"]]
-        sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"] for p in results})
-        plain, graded = [], []
         from medlearn.grading import grader as grader_module
 
-        runs = []  # the sandbox's own timings of each graded run (start, ready, done: grader's clock)
+        runs = []  # the sandbox's own figures of each graded run (timings on the grader's clock, CPU)
         original_run_job = grader_module.run_job
 
         def timed_run_job(*a, **k):
@@ -108,7 +100,18 @@ def main(argv=None) -> dict:
             runs.append(result)
             return result
 
-        grader_module.run_job = timed_run_job
+        grader_module.run_job = timed_run_job  # the batch's worker threads call it too
+        load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        cpu_before = _cpu_s()
+        start = time.perf_counter()
+        frame = grade(args.lesson, work / "subs", work / "out", jobs=args.jobs, limits=limits, progress=False)
+        wall = time.perf_counter() - start
+        total_cpu = (_cpu_s() - cpu_before) / args.n
+        child_cpu = min(total_cpu, sum(r.cpu_s for r in runs) / args.n)
+        runs.clear()
+        results = [work / "out" / "results" / f"{name}.json" for name in frame["student"]]
+        sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"] for p in results})
+        plain, graded = [], []
         _plain_run(args.lesson, work)  # warm the file cache for both sides
         for _ in range(args.pairs):  # side by side, alternating, so machine load hits both alike
             plain.append(_plain_run(args.lesson, work))
@@ -141,8 +144,9 @@ def main(argv=None) -> dict:
             "throughput_per_min": round(60 * args.n / wall, 2),
             # what the batch cost in CPU, grader and sandboxes together, and the throughput that cost
             # allows on --jobs otherwise idle cores: the figure the shared machine's load does not move
-            "cpu_per_submission_s": round(cpu_per_submission, 3),
-            "cpu_bound_per_min": round(60 * min(args.jobs, os.cpu_count() or 1) / cpu_per_submission, 2),
+            "cpu_per_submission_s": round(total_cpu, 3),
+            "cpu_split_s": {"sandbox": round(child_cpu, 3), "grader": round(total_cpu - child_cpu, 3)},
+            "cpu_bound_per_min": round(60 * min(args.jobs, os.cpu_count() or 1) / total_cpu, 2),
             "load_average_1min": round(load_before, 2),
             "lesson_plain_s": round(plain, 3),
             "lesson_graded_s": round(graded, 3),

@@ -220,7 +220,8 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             exercise = get_exercise(call.exercise_id)
             modules.add(exercise.run.__module__)
             steps.append({"kind": "check", "k": k, "expr": call.expr, "exercise": call.exercise_id,
-                          "cases": manifest, "where": f"check {call.name}", "timeout": exercise.timeout})
+                          "cases": manifest, "where": f"check {call.name}", "timeout": exercise.timeout,
+                          "cpu_window": 0.05 if getattr(exercise, "loop_cpu_s", 0) else 0})
     imports, paths = _importable(modules, module_dir)
     job = {"nonce": secrets.token_hex(16), "steps": steps, "imports": imports, "sys_path": paths}
     run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files, extra_read=extra_read)

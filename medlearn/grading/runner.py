@@ -27,7 +27,10 @@ outputs are streamed to the grader over the result pipe it owns
 (:mod:`medlearn.grading.channel`), never left in files for it to open. A check
 that runs past its exercise's ``timeout`` is stopped (``CheckTimeout``) and the
 next step runs; the grader enforces the same budget from outside (disarming
-the alarm only gets the whole run killed).
+the alarm only gets the whole run killed). For a check whose CPU time the grader judges (the
+step's ``cpu_window``: an exercise with ``loop_cpu_s``) the child sleeps that long after its
+``check-start`` and ``check`` events, so the grader's CPU samples fall before and after the check's
+work, not inside it or in the next cell; a child that skips the sleeps can only shorten its window.
 
 Nothing the child writes is trusted: the grader judges the outputs itself on
 the cases it drew, so a forged manifest scores only if its numbers are right.
@@ -39,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 
 def _user_processes(uid: int) -> int:
@@ -226,6 +230,9 @@ def main() -> None:
             n = len(cases)
             answer = eval(compile(step["expr"], f"<{where}>", "eval"), namespace)
             report.event(event="check-start", k=k)
+            settle = float(step.get("cpu_window", 0) or 0)
+            if settle:  # idle (no CPU) while the grader samples the tree's CPU for this check's window
+                time.sleep(settle)
             _budget(step.get("timeout"))
             try:
                 results = run_cases(get_exercise(step["exercise"]), answer, cases)
@@ -239,6 +246,8 @@ def main() -> None:
         except BaseException as exc:
             report.event(event="error", where=where, type=type(exc).__name__, message="could not save outputs")
         report.event(event="check", k=k)
+        if step.get("cpu_window"):  # ... and closes it, before the next cell's CPU could count
+            time.sleep(float(step["cpu_window"]))
     report.event(event="done")
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -94,7 +94,9 @@ class RunResult:
     ``check_cpu`` (check number -> CPU seconds of the whole tree during that check, measured by the
     grader), ``overrun`` (checks stopped by the grader's own per-check deadline) and ``timings``
     (seconds after the start, by the grader's clock, at which the child reported ``start`` - sandbox
-    in place -, ``ready`` - exercise modules imported - and ``done``).
+    in place -, ``ready`` - exercise modules imported - and ``done``) and ``cpu_s`` (CPU seconds of the
+    whole tree, the supervisor's last sample: exact with a cgroup, else summed from ``/proc`` every
+    0.2 s, so a lower bound - the CPU of processes that end between samples is not seen).
     """
 
     returncode: int | None
@@ -112,6 +114,7 @@ class RunResult:
     overrun: list = dataclasses.field(default_factory=list)
     peak_memory_mb: float = 0.0
     timings: dict = dataclasses.field(default_factory=dict)
+    cpu_s: float = 0.0
 
     @property
     def outputs(self) -> Reader:
@@ -432,7 +435,7 @@ def run_job(job: dict, workdir: Path, limits: Limits, *, hide_dirs=(), hide_file
     return RunResult(proc.returncode, state.timed_out, wall, sandbox, events, state.tail(), reader,
                      degraded=degraded, refused=refused, killed=state.killed, detail=state.detail,
                      check_cpu=state.check_cpu, overrun=state.overrun, peak_memory_mb=round(state.peak, 1),
-                     timings=state.timings)
+                     timings=state.timings, cpu_s=round(state.last_cpu, 3))
 
 
 class _Supervision:
