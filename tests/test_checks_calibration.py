@@ -6,20 +6,9 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from medlearn.checks import check, get_exercise, list_exercises
+from check_helpers import assert_passes as _passes, failing_hint as _hint
 
 IDS = ["calibration.ece", "calibration.temperature"]
-
-
-def _hint(exercise_id, answer):
-    result = check(exercise_id, answer, quiet=True)
-    assert not result.passed, f"{exercise_id} passed a wrong answer"
-    return result.hint
-
-
-def _passes(exercise_id, answer, seeds=(0, 1, 7)):
-    for seed in seeds:
-        result = check(exercise_id, answer, seed=seed, quiet=True)
-        assert result.passed, (seed, result.hint)
 
 
 def test_registered_and_stub_fails():
