@@ -222,7 +222,6 @@ print("SEEN " + json.dumps(r))
 
 
 # ----------------------------------------------------------------------------- issue 17: the holes, one by one
-import subprocess  # noqa: E402
 import threading  # noqa: E402
 
 from medlearn.grading import channel as chan  # noqa: E402

@@ -7,8 +7,6 @@ Used in lesson 13 and by ``medlearn train`` (``calibration.png``, ``robustness.p
 """
 from __future__ import annotations
 
-import numpy as np
-
 from medlearn.plots._common import PlotError, new_axes
 
 __all__ = ["plot_reliability", "plot_robustness"]

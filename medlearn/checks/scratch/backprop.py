@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from medlearn.checks.core import Exercise, Verdict, register
-from medlearn.checks.scratch._common import FORBIDDEN, SCRATCH, close, diagnose
+from medlearn.checks.scratch._common import SCRATCH, close, diagnose
 from medlearn.scratch import log_softmax, relative_error, sigmoid, softmax
 
 GRADS = ("dW1", "db1", "dW2", "db2")
