@@ -87,6 +87,12 @@ def test_temperature_reference_passes():
     _passes("calibration.temperature", fit_grid)
 
 
+def test_scipy_optimizer_is_not_blamed_on_a_forbidden_module_that_imported_it():
+    import sklearn.calibration  # noqa: F401  (binds scipy's minimize_scalar in its namespace)
+
+    _passes("calibration.temperature", fit_lbfgs)
+
+
 def test_temperature_wrong_answers():
     assert "inverse" in _hint("calibration.temperature", lambda z, y: 1 / fit_lbfgs(z, y))
 

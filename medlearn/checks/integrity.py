@@ -210,8 +210,16 @@ def _resolve_forbidden(exercise) -> dict:
         if isinstance(package, types.ModuleType):  # a forbidden module: every public callable in it
             for key, value in list(vars(package).items()):
                 if not key.startswith("_") and callable(value) and not isinstance(value, type):
+                    owner = getattr(value, "__module__", None)
+                    if isinstance(owner, str) and owner and not _within(owner, pattern):
+                        continue  # imported into it from elsewhere (sklearn.calibration's minimize_scalar)
                     out.setdefault(id(value), f"{pattern}.{key}")
     return out
+
+
+def _within(module: str, package: str) -> bool:
+    """Whether ``module`` is ``package`` or one of its submodules."""
+    return module == package or module.startswith(package + ".")
 
 
 def _namespace_names(globals_: dict, exercise) -> dict:
