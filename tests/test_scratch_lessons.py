@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import medlearn.scratch as scratch
+from medlearn import course
 from medlearn.checks import check
 from medlearn.grading.markers import has_solution, strip_solutions
 
@@ -51,7 +52,7 @@ def test_lesson_structure(name):
     for src in checks:  # a check cell holds check(...) calls only
         assert all(isinstance(n, ast.Expr) and n.value.func.id == "check" for n in ast.parse(src).body), src
     first = _cells(name)[0]
-    assert first.startswith("import medlearn\nmedlearn.setup(seed=42)")
+    assert first.startswith(course.IMPORT_GUARD + "medlearn.setup(seed=42)")  # the guard, then the seed
     assert "from medlearn.checks import check" in first
 
 
