@@ -33,7 +33,8 @@ step's ``cpu_window``: an exercise with ``loop_cpu_s``) the child sleeps that lo
 work, not inside it or in the next cell; a child that skips the sleeps can only shorten its window.
 
 Nothing the child writes is trusted: the grader judges the outputs itself on
-the cases it drew, so a forged manifest scores only if its numbers are right.
+the cases it drew. What a forged output can still achieve depends on the kind of
+exercise (value, artifact, policy measurement): see SANDBOX.md, "The shape".
 
 Used by ``medlearn grade``.
 """
