@@ -104,3 +104,24 @@ def test_training_curves_mark_the_averaged_epochs_and_survive_one_epoch():
     assert list(ax.get_xticks()) == [1] and ax.get_xlim() == (0.5, 1.5)
     assert all(line.get_marker() == "o" for line in ax.lines)
     assert {"0.700", "0.800"} <= {t.get_text() for t in ax.texts}
+
+
+def test_saliency_panel_titles_do_not_overlap_the_row_above():
+    import matplotlib.pyplot as plt
+
+    from medlearn.plots import plot_saliency
+
+    rng = np.random.default_rng(0)
+    images = (rng.random((16, 28, 28)) * 255).astype(np.uint8)
+    fig = plot_saliency(images, rng.random((16, 28, 28)), labels=rng.integers(0, 2, 16),
+                        predictions=rng.integers(0, 2, 16), label_names=["normal", "lesion"], n=16,
+                        title="Grad-CAM")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = fig.axes
+    above, below = axes[0], axes[8]                       # same column, rows 1 and 2
+    title_box = below.title.get_window_extent(renderer)
+    image_box = above.get_window_extent(renderer)
+    assert title_box.y1 <= image_box.y0, (title_box, image_box)
+    assert fig._suptitle.get_window_extent(renderer).y0 >= axes[0].title.get_window_extent(renderer).y1
+    plt.close(fig)

@@ -39,7 +39,8 @@ def plot_saliency(images, maps, *, labels=None, predictions=None, label_names=No
     n = max(1, min(int(n), len(images)))
     cols = max(1, min(int(cols), n))
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.75 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 2.0 * rows + 0.4), squeeze=False,
+                             layout="constrained")  # leaves room for two-line panel titles
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:
@@ -55,5 +56,4 @@ def plot_saliency(images, maps, *, labels=None, predictions=None, label_names=No
             ax.set_title("\n".join(parts), fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
