@@ -54,13 +54,28 @@ print("SEEN " + json.dumps(out))
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _uncovered_folder() -> Path:
+    """A writable folder under none of the sandbox's covers: the checkout, unless it was cloned into /tmp (CI)."""
+    from medlearn.grading.isolation import COVERED
+
+    def covered(path: Path) -> bool:
+        real = os.path.realpath(path)
+        return any(real == os.path.realpath(c) or real.startswith(os.path.realpath(c).rstrip("/") + "/")
+                   for c in COVERED)
+
+    for candidate in (ROOT, Path("/var/lib"), Path("/var/cache"), Path("/usr/local/share")):
+        if candidate.is_dir() and not covered(candidate) and os.access(candidate, os.W_OK):
+            return candidate
+    pytest.skip("no writable folder outside the sandbox's covers to put a course folder in")
+
+
 @pytest.fixture
 def secret():
     """A solution file outside every covered folder, readable by any user (as a course folder often is)."""
     import shutil
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix=".sandbox-test-course-", dir=ROOT))
+    folder = Path(tempfile.mkdtemp(prefix=".sandbox-test-course-", dir=_uncovered_folder()))
     folder.chmod(0o755)
     path = folder / "solutions.ipynb"
     path.write_text("THE SOLUTION")
@@ -387,7 +402,7 @@ print("SEEN " + json.dumps(r))
 def test_unix_sockets_and_other_families_are_refused(tmp_path):
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix=".sandbox-test-sock-", dir=ROOT))
+    folder = Path(tempfile.mkdtemp(prefix=".sandbox-test-sock-", dir=_uncovered_folder()))
     folder.chmod(0o777)
     path = str(folder / "agent.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
