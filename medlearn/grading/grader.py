@@ -43,6 +43,10 @@ from medlearn.grading.source import Assignment
 __all__ = ["CheckOutcome", "SubmissionResult", "grade_submission", "read_submission", "STATUSES"]
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid", "error")
+# The child idles this long after a CPU-judged check starts and ends, so that the grader's samples bracket
+# the check even when the grader is scheduled late on a loaded machine (0.05 s once let a late read count
+# the next cell's CPU against an honest answer in a loaded CI-like run).
+CPU_WINDOW_S = 0.15
 _JUDGE_LOCK = threading.Lock()  # exercise code (make_cases/judge) is not assumed thread-safe
 
 
@@ -221,7 +225,7 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             modules.add(exercise.run.__module__)
             steps.append({"kind": "check", "k": k, "expr": call.expr, "exercise": call.exercise_id,
                           "cases": manifest, "where": f"check {call.name}", "timeout": exercise.timeout,
-                          "cpu_window": 0.05 if getattr(exercise, "loop_cpu_s", 0) else 0})
+                          "cpu_window": CPU_WINDOW_S if getattr(exercise, "loop_cpu_s", 0) else 0})
     imports, paths = _importable(modules, module_dir)
     job = {"nonce": secrets.token_hex(16), "steps": steps, "imports": imports, "sys_path": paths}
     run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files, extra_read=extra_read)
