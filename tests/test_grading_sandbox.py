@@ -56,12 +56,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _uncovered_folder() -> Path:
     """A writable folder under none of the sandbox's covers: the checkout, unless it was cloned into /tmp (CI)."""
-    from medlearn.grading.isolation import COVERED
+    from medlearn.grading.isolation import COVERED, _under
 
     def covered(path: Path) -> bool:
-        real = os.path.realpath(path)
-        return any(real == os.path.realpath(c) or real.startswith(os.path.realpath(c).rstrip("/") + "/")
-                   for c in COVERED)
+        return any(_under(os.path.realpath(path), os.path.realpath(c)) for c in COVERED)
 
     for candidate in (ROOT, Path("/var/lib"), Path("/var/cache"), Path("/usr/local/share")):
         if candidate.is_dir() and not covered(candidate) and os.access(candidate, os.W_OK):
