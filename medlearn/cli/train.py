@@ -97,10 +97,15 @@ def _load(dataset: str, size: int, data_dir):
     return fetch_medmnist(name, size=size, data_home=data_dir)
 
 
-def _benchmark(entry: dict) -> dict | None:
-    table = entry.get("benchmark_test_medmnist_v2") or {}
-    ref = table.get("ResNet-18 (28)")
-    return {"model": "ResNet-18 (28)", "acc": ref["ACC"], "auc": ref["AUC"]} if ref else None
+def _benchmark(entry: dict, size: int = 28) -> dict | None:
+    """The best published test ACC and AUC at this image size (``published_benchmarks``), or None."""
+    from medlearn.datasets.registry import best_published
+
+    best = best_published(entry["name"], size) if entry.get("name") else {}
+    if not best:
+        return None
+    return {"size": int(size), **{m: {"value": r[m], "source": r["source"], "model": r["model"]}
+                                  for m, r in best.items()}}
 
 
 def run(args) -> int:
@@ -165,7 +170,7 @@ def run(args) -> int:
                                                                 what=f"{dataset} · {model}")
         files += more
         print(_trust.robustness_table(robustness, clean_auc))
-    bench = _benchmark(data.get("info") or {})
+    bench = _benchmark(data.get("info") or {}, args.size)
     summary = {
         "dataset": dataset, "model": model, "size": args.size,
         "acc": report.medmnist["acc"], "auc": report.medmnist["auc"],
@@ -181,7 +186,9 @@ def run(args) -> int:
         write_json(json_path, summary)
     line = f"test ACC {summary['acc']:.3f}  AUC {summary['auc']:.3f}"
     if bench:
-        line += f"   (MedMNIST v2 {bench['model']}: ACC {bench['acc']:.3f}  AUC {bench['auc']:.3f})"
+        line += (f"   (best published {bench['size']}x{bench['size']}: ACC {bench['acc']['value']:.3f} "
+                 f"{bench['acc']['source']} {bench['acc']['model']}, AUC {bench['auc']['value']:.3f} "
+                 f"{bench['auc']['source']} {bench['auc']['model']})")
     print(f"\n{line}\ntrained {result.train_seconds:.1f}s, {result.params:,} parameters; saved "
           f"{', '.join(files)} and metrics.json to {out}")
     return 0

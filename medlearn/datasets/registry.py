@@ -25,11 +25,12 @@ from pathlib import Path
 from medlearn.datasets._errors import DatasetError, suggest
 
 __all__ = ["list_datasets", "info", "file_entry", "override_file", "medmnist_filenames",
-           "check_name", "check_size", "SPLITS", "KINDS"]
+           "check_name", "check_size", "published_benchmarks", "best_published", "SPLITS", "KINDS"]
 
 SPLITS = ("train", "val", "test")
 KINDS = ("medmnist", "embedded", "tabular", "sample_image", "dicom")
 _REGISTRY_PATH = Path(__file__).with_name("registry.json")
+_PUBLISHED_PATH = Path(__file__).with_name("published.json")
 _OVERRIDES: dict[tuple[str, int], dict] = {}
 _LOADERS = {"medmnist": "fetch_medmnist(name)", "embedded": "load_phantoms()",
             "tabular": "load_breast_cancer() / load_diabetes()", "sample_image": "load_sample_image(name)",
@@ -40,6 +41,12 @@ _LOADERS = {"medmnist": "fetch_medmnist(name)", "embedded": "load_phantoms()",
 def _load() -> dict:
     with open(_REGISTRY_PATH, encoding="utf-8") as fh:
         return json.load(fh)["datasets"]
+
+
+@functools.lru_cache(maxsize=1)
+def _published_sources() -> dict:
+    with open(_PUBLISHED_PATH, encoding="utf-8") as fh:
+        return json.load(fh)["sources"]
 
 
 def list_datasets(kind: str | None = None) -> list[str]:
@@ -145,6 +152,58 @@ def medmnist_filenames() -> dict[str, tuple[str, int]]:
         for size, spec in _load()[name]["files"].items():
             out[spec["filename"]] = (name, int(size))
     return out
+
+
+def published_benchmarks(name: str) -> list[dict]:
+    """Every published test-set figure for a dataset, with its source and training image size.
+
+    The MedMNIST v2 rows come from the registry's ``benchmark_test_medmnist_v2`` table (seven
+    models); ``published.json`` beside the registry says at which size each was trained and
+    adds the MedMNIST+ (Doerrich et al., 2025) best 28x28 figures where known.
+
+    Args:
+        name: a registered dataset name (any case).
+
+    Returns:
+        A list of ``{"source", "model", "size", "acc", "auc", "citation"}`` dicts (``size``:
+        the image side the model was trained on, 28 or 224; ``acc``/``auc``: floats), MedMNIST v2
+        first in the paper's order. Empty for datasets nobody published figures on (``"phantoms"``).
+
+    Raises:
+        DatasetError: unknown name.
+
+    Example:
+        >>> [r["model"] for r in published_benchmarks("breastmnist") if r["size"] == 224]
+        ['ResNet-18 (224)', 'ResNet-50 (224)']
+    """
+    key = check_name(name)
+    entry = _load()[key]
+    rows = []
+    for source, spec in _published_sources().items():
+        if "table" in spec:
+            for model, fig in (entry.get(spec["table"]) or {}).items():
+                rows.append({"source": source, "model": model, "size": int(spec["sizes"][model]),
+                             "acc": float(fig["ACC"]), "auc": float(fig["AUC"]), "citation": spec["citation"]})
+        fig = spec.get("figures", {}).get(key)
+        if fig is not None:
+            rows.append({"source": source, "model": spec["model"], "size": int(spec["size"]),
+                         "acc": float(fig["ACC"]), "auc": float(fig["AUC"]), "citation": spec["citation"]})
+    return rows
+
+
+def best_published(name: str, size: int = 28) -> dict:
+    """The best published entry per metric among those trained at ``size`` x ``size``.
+
+    Returns:
+        ``{"acc": row, "auc": row}`` (rows of :func:`published_benchmarks`; the two may be
+        different entries), or ``{}`` when no entry has that size.
+
+    Example:
+        >>> best_published("retinamnist")["auc"]["source"]
+        'MedMNIST+'
+    """
+    rows = [r for r in published_benchmarks(name) if r["size"] == int(size)]
+    return {m: max(rows, key=lambda r, m=m: r[m]) for m in ("acc", "auc")} if rows else {}
 
 
 def _resolve(name: str, size: int, spec: dict) -> dict:
