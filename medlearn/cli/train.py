@@ -10,7 +10,8 @@ raw uint8 images: the scaling is inside the model), ``calibration.png`` (reliabi
 temperature scaling) and ``metrics.json``; ``--robustness`` adds ``robustness.png``.
 ``--json FILE`` writes one summary object whose ``acc`` and ``auc`` are
 computed as MedMNIST's evaluator computes them (test split), next to the
-MedMNIST v2 ResNet-18 (28) figures when the dataset has them. A figure that
+best published ACC and AUC at the same image size (``benchmark``: MedMNIST v2 and MedMNIST+,
+from :func:`medlearn.datasets.registry.best_published`) when the dataset has them. A figure that
 is undefined (the AUC of a class with no positive test image, a NaN loss) is
 written as JSON ``null``, never as a bare ``NaN`` (which is not JSON).
 
