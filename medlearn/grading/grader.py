@@ -9,6 +9,13 @@ The pipeline, in the grader's own (trusted) process except for step 3:
    exercise on these cases, save the outputs"; draw the cases here (seed 0, as
    ``check()`` in the lesson, or :func:`medlearn.checks.student_seed` for
    hidden checks) and write them as ``.npy`` files into an empty folder;
+   leave out the source's own statements that no check, no student's cell
+   and no statement kept for them can observe (:func:`medlearn.grading.prune.prune_steps`:
+   a statement is kept when it binds a name one of them reads, may mutate an
+   object they can reach, may change global state such as an RNG seed, or may
+   raise before a kept statement of its cell; the student's cells always run in
+   full; pruning is off for dynamic name access and for Keras/TensorFlow/PyTorch/JAX
+   lessons; ``prune=False`` or ``MEDLEARN_GRADE_ALL_SETUP=1`` runs everything);
 3. run the job in the sandbox (:mod:`medlearn.grading.sandbox`);
 4. read the outputs back as plain arrays and judge them with the exercise's
    ``judge`` here. A check that reported nothing scores zero.
@@ -36,6 +43,7 @@ from medlearn.checks.policy import cpu_loop_hint
 from medlearn.grading.intake import DEFAULT_MAX_BYTES, InvalidFile, read_regular
 from medlearn.grading.isolation import EXIT_ISOLATION
 from medlearn.grading.names import student_name
+from medlearn.grading.prune import prune_steps
 from medlearn.grading.safeio import force_rmtree, load_outputs, save_cases
 from medlearn.grading.sandbox import Limits, run_job
 from medlearn.grading.source import Assignment
@@ -161,7 +169,8 @@ def _status(run, n_reported: int, n_checks: int, limits: Limits) -> tuple[str, s
 
 def grade_submission(assignment: Assignment, path, *, student: str | None = None, limits: Limits = Limits(),
                      salt: str | None = None, hide_dirs=(), hide_files=(), case_cache: dict | None = None,
-                     data: bytes | None = None, extra_read=(), max_bytes: int = DEFAULT_MAX_BYTES) -> SubmissionResult:
+                     data: bytes | None = None, extra_read=(), max_bytes: int = DEFAULT_MAX_BYTES,
+                     prune: bool | None = None) -> SubmissionResult:
     """Grade one submitted notebook.
 
     Args:
@@ -175,6 +184,8 @@ def grade_submission(assignment: Assignment, path, *, student: str | None = None
         data: the file's bytes when already read.
         extra_read: more folders the Linux child may read (a course data folder, say).
         max_bytes: the largest submission read (only a regular file, never through a link).
+        prune: leave out the source statements no check or student's cell depends on (step 2 above);
+            default True unless the environment sets ``MEDLEARN_GRADE_ALL_SETUP=1``.
 
     Returns:
         A :class:`SubmissionResult`; an unusable file gives status ``invalid``, never an exception.
@@ -198,16 +209,18 @@ def grade_submission(assignment: Assignment, path, *, student: str | None = None
     modules = Path(tempfile.mkdtemp(prefix="medlearn-modules-"))
     try:
         os.chmod(modules, 0o755)  # readable by the sandbox's own uid, writable by nobody but the grader
+        if prune is None:
+            prune = os.environ.get("MEDLEARN_GRADE_ALL_SETUP", "") not in ("1", "true", "yes")
         return _run_and_judge(assignment, match, student, salt, limits, workdir, notes,
                               [*hide_dirs], [assignment.path.resolve(), *hide_files],
-                              {} if case_cache is None else case_cache, extra_read, modules)
+                              {} if case_cache is None else case_cache, extra_read, modules, prune)
     finally:
         force_rmtree(workdir)  # permissions reset first: a chmod-0 folder of the child's cannot stay
         shutil.rmtree(modules, ignore_errors=True)
 
 
 def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hide_dirs, hide_files, cache, extra_read,
-                   module_dir=None):
+                   module_dir=None, prune=True):
     steps, plan = [], []
     modules = set()
     for step in assignment.steps:
@@ -215,7 +228,7 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             steps.append({"kind": "code", "source": step.source, "where": f"cell {step.cell}"})
         elif step.kind == "solution":
             code = match.codes.get(step.cell, assignment.stub(step))
-            steps.append({"kind": "code", "source": code, "where": f"exercise cell {step.cell}"})
+            steps.append({"kind": "code", "source": code, "where": f"exercise cell {step.cell}", "student": True})
         else:
             call, k = step.check, len(plan)
             cases = _cases_for(assignment, call, student, salt, cache)
@@ -226,6 +239,8 @@ def _run_and_judge(assignment, match, student, salt, limits, workdir, notes, hid
             steps.append({"kind": "check", "k": k, "expr": call.expr, "exercise": call.exercise_id,
                           "cases": manifest, "where": f"check {call.name}", "timeout": exercise.timeout,
                           "cpu_window": CPU_WINDOW_S if getattr(exercise, "loop_cpu_s", 0) else 0})
+    if prune:
+        steps, _ = prune_steps(steps)
     imports, paths = _importable(modules, module_dir)
     job = {"nonce": secrets.token_hex(16), "steps": steps, "imports": imports, "sys_path": paths}
     run = run_job(job, workdir, limits, hide_dirs=hide_dirs, hide_files=hide_files, extra_read=extra_read)
