@@ -20,6 +20,9 @@ Figures:
   supervisor's figure: a lower bound without a cgroup) and the rest (the grader's), and ``cpu_bound_per_min`` - the throughput that cost allows on ``--jobs``
   otherwise idle cores (on a shared, loaded machine the wall figure measures the others' load;
   ``load_average_1min`` says how much there was);
+* ``setup_statements`` - what the grader's pruning (:mod:`medlearn.grading.prune`) did per
+  submission of the throughput run: source statements ``kept`` and ``dropped`` (medians), whether it
+  was ``active`` (or why not) and the grader's ``analysis_s`` for it (median);
 * ``trivial_per_submission_s`` - wall per submission for a two-function notebook, one
   worker (the fixed cost: Python + NumPy start-up, namespaces, Landlock, case files,
   judging); ``python_numpy_startup_s`` - a bare ``python -I -c "import numpy"`` for scale.
@@ -101,6 +104,17 @@ def main(argv=None) -> dict:
             return result
 
         grader_module.run_job = timed_run_job  # the batch's worker threads call it too
+        prunes = []  # (seconds, report) of each pruning, where this tree's grader prunes
+        original_prune = getattr(grader_module, "prune_steps", None)
+
+        def timed_prune(*a, **k):
+            t0 = time.perf_counter()
+            out = original_prune(*a, **k)
+            prunes.append((time.perf_counter() - t0, out[1]))
+            return out
+
+        if original_prune is not None:
+            grader_module.prune_steps = timed_prune
         load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         cpu_before = _cpu_s()
         start = time.perf_counter()
@@ -109,6 +123,15 @@ def main(argv=None) -> dict:
         total_cpu = (_cpu_s() - cpu_before) / args.n
         child_cpu = min(total_cpu, sum(r.cpu_s for r in runs) / args.n)
         runs.clear()
+        setup_statements = {"pruning": "not in this tree"}
+        if prunes:
+            setup_statements = {
+                "active": sorted({r.active for _, r in prunes}), "reasons": sorted({r.reason for _, r in prunes if r.reason}),
+                "kept": statistics.median(r.kept for _, r in prunes),
+                "dropped": statistics.median(len(r.dropped) for _, r in prunes),
+                "analysis_s": round(statistics.median(t for t, _ in prunes), 4)}
+        if original_prune is not None:
+            grader_module.prune_steps = original_prune
         results = [work / "out" / "results" / f"{name}.json" for name in frame["student"]]
         sandbox = sorted({json.loads(p.read_text())["extra_data"]["medlearn"]["result"]["sandbox"] for p in results})
         plain, graded = [], []
@@ -152,6 +175,7 @@ def main(argv=None) -> dict:
             "lesson_graded_s": round(graded, 3),
             "overhead_per_submission_s": round(graded - plain, 3),
             "graded_over_plain": round(graded / plain, 3),
+            "setup_statements": setup_statements,
             "trivial_per_submission_s": round(trivial, 3),
             "python_numpy_startup_s": round(startup, 3),
             # one graded lesson run split up (medians): interpreter start + sandbox set-up, then the
