@@ -115,7 +115,9 @@ def test_a_check_expression_reading_setup_names_keeps_them():
                                      "np.random.normal(size=3)", "rs = np.random.seed\nrs(3)",
                                      "from numpy.random import seed as s\ns(3)",
                                      "Xa, Xb = train_test_split(np.arange(4))", "np.seterr(all='raise')",
-                                     "plt.rcParams['lines.linewidth'] = 2", "plt.rcParams.update({})"])
+                                     "plt.rcParams['lines.linewidth'] = 2", "plt.rcParams.update({})",
+                                     "fig = plt.figure()\nfig.savefig('shared.png')", "open('notes.txt', 'w').write('x')",
+                                     "rc = plt.rcParams\nrc['lines.linewidth'] = 2", "from matplotlib import rcParams as RC\ndict.update(RC, {})"])
 def test_global_state_changes_are_kept_even_when_nothing_reads_their_names(seeding):
     setup = ("import random\nimport numpy as np\nimport medlearn\nimport matplotlib.pyplot as plt\n"
              "from sklearn.model_selection import train_test_split\n")

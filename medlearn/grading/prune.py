@@ -29,6 +29,8 @@ split into its top-level statements):
   attributes or items, a mutating method on a module attribute
   (``plt.rcParams.update``), a scikit-learn/SciPy call or a ``make_*`` generator
   without ``random_state=``/``seed=``/``rng=`` (they draw from NumPy's global RNG),
+  an imported object handed to a call or bound to a second name (``helper(CONFIG)``,
+  ``rc = plt.rcParams``), a method that writes a file on any object (``fig.savefig``, ``frame.to_csv``, ``arr.tofile``),
   a star or relative import, a ``global`` statement; a name bound by such a statement is itself
   stateful (``seed = np.random.seed`` then ``seed(0)`` keeps both), and so is
   calling a function (the student's too) whose body does any of this;
@@ -88,6 +90,9 @@ _STATE_WORDS = ("seed", "random")
 _MUTATING_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
                                "add", "discard", "sort", "reverse", "fill", "put", "resize", "popitem",
                                "itemset", "setflags", "__setitem__", "__delitem__", "__setattr__"})
+# Methods that write files (any object's: a figure, a frame, an array): a later reader may open the file.
+_FILE_METHODS = ("save", "dump", "write", "to_csv", "to_file", "to_pickle", "to_json", "to_parquet", "to_excel",
+                 "to_hdf", "to_sql", "tofile", "export", "mkdir", "touch", "unlink", "rename", "rmdir", "chmod")
 _IMPLICIT_RNG_ROOTS = frozenset({"sklearn", "scipy"})
 _SEED_KEYWORDS = frozenset({"random_state", "seed", "rng"})
 _STATEFUL_BUILTINS = frozenset({"open", "setattr", "delattr", "input", "exit", "quit", "print_function"})
@@ -126,6 +131,7 @@ class _Unit:
     is_import: bool = False
     stores: set = dataclasses.field(default_factory=set)    # roots of attribute/item stores and augmented targets
     methods: set = dataclasses.field(default_factory=set)   # (root, method) of the method calls it makes
+    handed: set = dataclasses.field(default_factory=set)    # names passed to a call, or bound to another name
 
 
 class _Off(Exception):
@@ -240,6 +246,15 @@ def _analyse(unit: _Unit, modules_used: set) -> None:
     unit.stores |= {_root(n.target) for n in eager if isinstance(n, ast.AugAssign)}
     unit.methods = {(_root(n.func), n.func.attr) for n in eager
                      if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    for n in eager:  # a library object handed to a call, or given a second name, may be mutated through it
+        if isinstance(n, ast.Call):
+            for arg in [*n.args, *(k.value for k in n.keywords)]:
+                arg = arg.value if isinstance(arg, ast.Starred) else arg
+                if isinstance(arg, ast.Name):  # not np.float64 as a dtype: a bare imported name
+                    unit.handed.add(arg.id)
+        if isinstance(n, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and isinstance(n.value, (ast.Name, ast.Attribute)):
+            if _root(n.value):
+                unit.handed.add(_root(n.value))
 
 
 def _imports(units: list) -> dict:
@@ -400,6 +415,10 @@ def _prune(steps: list) -> tuple[list, PruneReport]:
             unit.stateful = True  # plt.rcParams["x"] = ..., np.random.x = ...
         if any(root in module_names and attr in _MUTATING_METHODS for root, attr in unit.methods):
             unit.stateful = True  # a mutating method on a module's attribute: REGISTRY.append(...)
+        if unit.handed & (module_names - function_names):
+            unit.stateful = True  # helper(CONFIG), rc = plt.rcParams: library state under another name
+        if any(attr.lower().startswith(_FILE_METHODS) for _, attr in unit.methods):
+            unit.stateful = True  # fig.savefig(...), frame.to_csv(...): files a later cell may read
     stateful_names: set = set()
     changed = True
     while changed:
