@@ -14,6 +14,20 @@ Prints one JSON object per configuration, then a summary object (pipeline /
 memory ratio, mixed-precision speed-up, best images/s per image size) and
 saves a plot to ``benchmarks/out/throughput_<backend>.png`` (or ``--out``).
 
+``--mode train`` measures instead exactly what ``medlearn train`` feeds
+(:func:`medlearn.train.steps.train_model`), on the reference model with ``Rescaling``
+inside, side by side in one run, each feed ``--repeats`` times interleaved (best kept):
+
+* ``memory``:  one ready-made batch (float32 0..255, sample weights) repeated: the ceiling;
+* ``array``:   the small-data path: one float array handed to ``model.fit`` (Keras batches it);
+* ``batches``: the large-data path: :class:`medlearn.train.batches.Batches` over the uint8
+  images (class weights as sample weights, wrapping permutations).
+
+and prints ``pipeline_over_memory`` (batches / memory; the issue-16 target is >= 0.9) and
+``array_over_memory``.
+
+    python benchmarks/bench_throughput.py --mode train --batch-sizes 128 --precision float32 --xla off
+
     MEDLEARN_FAST=1 python benchmarks/bench_throughput.py                 # CPU smoke run
     KERAS_BACKEND=jax python benchmarks/bench_throughput.py --sizes 28,64 # a GPU box
 
@@ -61,7 +75,12 @@ def parse_args(argv=None):
     p.add_argument("--precision", type=_csv(str), default=["float32", "mixed"], help="float32,mixed")
     p.add_argument("--xla", type=_csv(str), default=None,
                    help="off,on (default: off,on on TensorFlow; on for JAX; off for torch)")
-    p.add_argument("--feed", type=_csv(str), default=["memory", "pipeline"], help="memory,pipeline")
+    p.add_argument("--mode", choices=["tf-dataset", "train"], default="tf-dataset",
+                   help="tf-dataset: to_tf_dataset vs memory; train: what medlearn train feeds vs memory")
+    p.add_argument("--feed", type=_csv(str), default=None,
+                   help="memory,pipeline (--mode train: memory,array,batches); default: all of the mode's")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="measurements per feed, interleaved, best kept (default 1; 3 with --mode train)")
     p.add_argument("--pipeline", choices=["auto", "tf.data", "pydataset"], default="auto",
                    help="the real pipeline: tf.data if TensorFlow is installed, else a PyDataset")
     p.add_argument("--model", choices=["cnn", "resnet"], default="cnn")
@@ -71,18 +90,25 @@ def parse_args(argv=None):
     p.add_argument("--force-mixed", action="store_true", help="measure mixed precision without a GPU/TPU")
     p.add_argument("--out", type=Path, default=None, help="plot path (default benchmarks/out/throughput_<backend>.png)")
     args = p.parse_args(argv)
+    feeds = TRAIN_FEEDS if args.mode == "train" else ("memory", "pipeline")
+    args.feed = args.feed or list(feeds)
+    if args.repeats is None:
+        args.repeats = 3 if args.mode == "train" else 1
     for name in ("precision", "feed", "xla"):
-        allowed = {"precision": {"float32", "mixed"}, "feed": {"memory", "pipeline"}, "xla": {"off", "on"}}[name]
+        allowed = {"precision": {"float32", "mixed"}, "feed": set(feeds), "xla": {"off", "on"}}[name]
         bad = set(getattr(args, name) or ()) - allowed
         if bad:
             p.error(f"--{name} takes {sorted(allowed)}. Received: {sorted(bad)}")
     for name in ("sizes", "batch_sizes"):
         if not getattr(args, name) or min(getattr(args, name)) < 1:
             p.error(f"--{name.replace('_', '-')} takes positive integers. Received: {getattr(args, name)}")
-    for name in ("steps", "warmup", "images"):
+    for name in ("steps", "warmup", "images", "repeats"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1. Received: {getattr(args, name)}")
     return args
+
+
+TRAIN_FEEDS = ("memory", "array", "batches")
 
 
 class ArrayPipeline:
@@ -156,14 +182,15 @@ def _repeat(x, y):
         yield x, y
 
 
-def build(args, size, xla):
+def build(args, size, xla, rescale=False):
     import keras
 
     from medlearn.models import build_model, output_spec
 
     keras.backend.clear_session()
-    # rescale=False: both feeds scale to [0, 1] themselves (the pipeline's scaling is part of what is timed)
-    model = build_model(args.model, (size, size, 1), 2, "binary-class", compile=False, rescale=False)
+    # rescale=False: both feeds scale to [0, 1] themselves (the pipeline's scaling is part of what is timed);
+    # rescale=True (--mode train): the reference model, Rescaling inside, as medlearn train builds it
+    model = build_model(args.model, (size, size, 1), 2, "binary-class", compile=False, rescale=rescale)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=output_spec("binary-class", 2).loss,
                   **mb.compile_options(xla, verbose=False))
     return model
@@ -206,6 +233,159 @@ def run(args):
                         results.append(row)
     mb.use_mixed_precision(False, verbose=False)
     return results
+
+
+def train_inputs(data, batch, steps):
+    """uint8 images (N, H, W) and the targets/sample weights ``train_model`` builds, N >= ``steps`` batches."""
+    from medlearn.models import encode_labels
+
+    n = max(len(data.images), steps * batch)
+    idx = np.arange(n) % len(data.images)          # phantoms repeated up to one pass of ``steps`` batches
+    images, labels = data.images[idx], data.labels[idx].astype(np.int64)
+    counts = np.bincount(labels, minlength=2)
+    weights = (len(labels) / (2.0 * np.maximum(counts, 1)))[labels].astype(np.float32)  # "balanced"
+    return images, encode_labels(labels, "binary-class", 2), weights
+
+
+def timed_fit(model, fit_kwargs, *, batch_size, steps, warmup):
+    """``model.fit(**fit_kwargs)`` for ``warmup + steps`` steps; wall and CPU time of the last ``steps``.
+
+    CPU time (this process, every thread: the input pipeline's included) is the figure that a
+    shared, loaded machine disturbs least: images per CPU-second compares the work each feed costs.
+    """
+    import time
+
+    import keras
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == warmup - 1:
+                self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+        def on_train_end(self, logs=None):
+            self.t1, self.c1 = time.perf_counter(), time.process_time()
+
+    timer = Timer()
+    model.fit(**fit_kwargs, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[timer])
+    wall, cpu = timer.t1 - timer.t0, timer.c1 - timer.c0
+    return {"images_per_s": batch_size * steps / wall, "ms_per_step": 1000.0 * wall / steps,
+            "images_per_cpu_s": round(batch_size * steps / cpu, 1), "steps": steps, "batch_size": batch_size}
+
+
+def measure_train_feed(feed, model, images, y, w, *, batch_size, steps, warmup):
+    """Images/s of ``model`` trained on one of :data:`TRAIN_FEEDS` (see the module docstring)."""
+    import keras
+
+    from medlearn.train.batches import Batches, as_float_nhwc, pixel_scale
+
+    scale = pixel_scale(model)
+    timing = dict(batch_size=batch_size, steps=steps, warmup=warmup)
+    if feed == "batches":  # exactly train_model's large-data call
+        source = Batches(images, y, w, batch_size=batch_size, steps_per_epoch=warmup + steps, seed=0, scale=scale)
+        out = timed_fit(model, dict(x=source, shuffle=False), **timing)
+        # the producer alone (no model): its share of a training step, robust to a loaded machine
+        alone = Batches(images, y, w, batch_size=batch_size, steps_per_epoch=steps + 1, seed=1, scale=scale)
+        out["input_ms_per_batch"] = round(mb.measure_input(alone, batches=steps)["ms_per_batch"], 3)
+        return out
+    if feed == "array":    # exactly train_model's small-data call
+        return timed_fit(model, dict(x=as_float_nhwc(images, scale=scale), y=y, sample_weight=w,
+                                     batch_size=batch_size, shuffle=True), **timing)
+    x = as_float_nhwc(images[:batch_size], scale=scale)
+    batch = (x, y[:batch_size], w[:batch_size])
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        source = tf.data.Dataset.from_tensors(batch).repeat()
+    else:
+        source = _repeat_batch(batch)
+    return timed_fit(model, dict(x=source, shuffle=False), **timing)
+
+
+def _repeat_batch(batch):
+    while True:
+        yield batch
+
+
+def run_train(args):
+    """``--mode train``: memory / array / batches, each ``args.repeats`` times, interleaved."""
+    import keras
+
+    name = keras.config.backend()
+    xla_list = args.xla or {"tensorflow": ["off"], "jax": ["on"], "torch": ["off"]}[name]
+    device = (", ".join(d.description or d.name for d in mb.devices(name))
+              or f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})")
+    from medlearn.datasets import make_phantoms
+
+    results = []
+    for size in args.sizes:
+        data = make_phantoms(args.images, size=size, seed=0)
+        for precision in args.precision:
+            policy = mb.use_mixed_precision(precision == "mixed", force=args.force_mixed, verbose=False)
+            for xla in xla_list:
+                for batch in args.batch_sizes:
+                    images, y, w = train_inputs(data, batch, args.warmup + args.steps)
+                    for repeat in range(args.repeats):
+                        for feed in args.feed:
+                            row = {"bench": "throughput", "mode": "train", "backend": name, "device": device,
+                                   "model": args.model, "size": size, "batch_size": batch, "precision": precision,
+                                   "policy": policy, "xla": xla == "on", "feed": feed, "repeat": repeat}
+                            if precision == "mixed" and policy == "float32":
+                                row.update(status="skipped", reason="no GPU/TPU for mixed precision (use --force-mixed)")
+                            elif xla == "on" and name == "torch":
+                                row.update(status="skipped", reason="the torch backend has no XLA")
+                            else:
+                                model = build(args, size, xla == "on", rescale=True)
+                                row.update(status="ok", **measure_train_feed(
+                                    feed, model, images, y, w, batch_size=batch, steps=args.steps,
+                                    warmup=args.warmup))
+                                row["images_per_s"] = round(row["images_per_s"], 1)
+                                row["ms_per_step"] = round(row["ms_per_step"], 2)
+                            print(json.dumps(row), flush=True)
+                            results.append(row)
+    mb.use_mixed_precision(False, verbose=False)
+    return results
+
+
+def summarize_train(results, target=0.9):
+    """Best-of-repeats images/s per configuration and feed, and the pipeline / memory ratios.
+
+    Returns:
+        ``{"bench": "throughput_train_summary", "configs": [...], "pipeline_over_memory_min",
+        "array_over_memory_min", "target_pipeline_over_memory", "meets_target"}``; each config has
+        the best images/s per feed, ``pipeline_over_memory`` (batches / memory) and ``array_over_memory``.
+    """
+    best, best_cpu = {}, {}
+    for r in results:
+        if r["status"] == "ok":
+            key = (r["size"], r["batch_size"], r["precision"], r["xla"])
+            feeds = best.setdefault(key, {})
+            feeds[r["feed"]] = max(feeds.get(r["feed"], 0.0), r["images_per_s"])
+            if r.get("images_per_cpu_s"):
+                cpu = best_cpu.setdefault(key, {})
+                cpu[r["feed"]] = max(cpu.get(r["feed"], 0.0), r["images_per_cpu_s"])
+    ratio = lambda feeds, feed: (round(feeds[feed] / feeds["memory"], 3)  # noqa: E731
+                                 if feed in feeds and feeds.get("memory") else None)
+    configs = []
+    for key, feeds in best.items():
+        size, batch, precision, xla = key
+        c = {"size": size, "batch_size": batch, "precision": precision, "xla": xla, "images_per_s": feeds}
+        for feed, label in (("batches", "pipeline_over_memory"), ("array", "array_over_memory")):
+            c[label] = ratio(feeds, feed)
+        if key in best_cpu:  # the same ratios in images per CPU-second (less disturbed by other jobs)
+            c["images_per_cpu_s"] = best_cpu[key]
+            c["cpu_pipeline_over_memory"] = ratio(best_cpu[key], "batches")
+            c["cpu_array_over_memory"] = ratio(best_cpu[key], "array")
+        alone = [r["input_ms_per_batch"] for r in results if r.get("input_ms_per_batch") is not None
+                 and (r["size"], r["batch_size"], r["precision"], r["xla"]) == (size, batch, precision, xla)]
+        if alone and feeds.get("memory"):  # what Batches costs per batch, against a training step fed from memory
+            c["input_ms_per_batch"] = min(alone)
+            c["input_share_of_step"] = round(min(alone) / (1000.0 * batch / feeds["memory"]), 4)
+        configs.append(c)
+    lo = lambda k: min((c[k] for c in configs if c[k] is not None), default=None)  # noqa: E731
+    worst = lo("pipeline_over_memory")
+    return {"bench": "throughput_train_summary", "configs": configs, "pipeline_over_memory_min": worst,
+            "array_over_memory_min": lo("array_over_memory"), "target_pipeline_over_memory": target,
+            "meets_target": worst is not None and worst >= target}
 
 
 def summarize(results):
@@ -270,6 +450,9 @@ def plot(results, path):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.mode == "train":
+        print(json.dumps(summarize_train(run_train(args))), flush=True)
+        return 0
     results = run(args)
     summary = summarize(results)
     import keras

@@ -22,7 +22,14 @@ __all__ = ["Batches", "as_float_nhwc", "pixel_scale", "predict_proba", "tta_view
 def pixel_scale(model) -> float | None:
     """The factor uint8 pixels need before ``model``: 1.0 when it rescales inside (a ``Rescaling``
     layer, as the reference models do), None (scale to [0, 1]) otherwise."""
-    return 1.0 if any(type(layer).__name__ == "Rescaling" for layer in getattr(model, "layers", [])) else None
+    return 1.0 if any(type(layer).__name__ == "Rescaling" for layer in _all_layers(model)) else None
+
+
+def _all_layers(model):
+    """Every layer of ``model``, those of nested models (an ensemble's members) included."""
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from _all_layers(layer)
 
 
 def as_float_nhwc(images, *, scale: float | None = None) -> np.ndarray:
@@ -35,9 +42,12 @@ def as_float_nhwc(images, *, scale: float | None = None) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., None]
     if x.dtype == np.uint8:
+        out = x.astype(np.float32)  # the one float copy, scaled in place (no second full-size array)
         if scale is None:
-            return x.astype(np.float32) / np.float32(255.0)
-        return x.astype(np.float32) * np.float32(scale)
+            np.divide(out, np.float32(255.0), out=out)
+        elif scale != 1.0:
+            np.multiply(out, np.float32(scale), out=out)
+        return out
     return x.astype(np.float32, copy=False)
 
 
