@@ -117,13 +117,19 @@ def test_a_check_expression_reading_setup_names_keeps_them():
                                      "Xa, Xb = train_test_split(np.arange(4))", "np.seterr(all='raise')",
                                      "plt.rcParams['lines.linewidth'] = 2", "plt.rcParams.update({})",
                                      "fig = plt.figure()\nfig.savefig('shared.png')", "open('notes.txt', 'w').write('x')",
-                                     "rc = plt.rcParams\nrc['lines.linewidth'] = 2", "from matplotlib import rcParams as RC\ndict.update(RC, {})"])
+                                     "rc = plt.rcParams\nrc['lines.linewidth'] = 2", "from matplotlib import rcParams as RC\ndict.update(RC, {})",
+                                     "from medlearn.config import REGISTRY\nREGISTRY.append(1)"])
 def test_global_state_changes_are_kept_even_when_nothing_reads_their_names(seeding):
     setup = ("import random\nimport numpy as np\nimport medlearn\nimport matplotlib.pyplot as plt\n"
              "from sklearn.model_selection import train_test_split\n")
     kept = _kept(("setup", setup + seeding), IDENT, ("check", "ident"))
     for line in seeding.splitlines():
         assert line in kept
+
+
+def test_module_functions_named_like_list_methods_are_not_mutations_of_the_module():
+    kept = _kept(("setup", "import numpy as np\nv = np.append(np.zeros(2), 1.0)\nw = np.sort(v)"), IDENT, ("check", "ident"))
+    assert kept == ""
 
 
 def test_generators_with_their_own_seed_are_not_global_state():

@@ -130,7 +130,7 @@ class _Unit:
     is_def: bool = False
     is_import: bool = False
     stores: set = dataclasses.field(default_factory=set)    # roots of attribute/item stores and augmented targets
-    methods: set = dataclasses.field(default_factory=set)   # (root, method) of the method calls it makes
+    methods: set = dataclasses.field(default_factory=set)   # (root, method, dots in the chain) of its method calls
     handed: set = dataclasses.field(default_factory=set)    # names passed to a call, or bound to another name
 
 
@@ -244,7 +244,7 @@ def _analyse(unit: _Unit, modules_used: set) -> None:
     unit.stores = {_root(n) for n in eager
                     if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del))}
     unit.stores |= {_root(n.target) for n in eager if isinstance(n, ast.AugAssign)}
-    unit.methods = {(_root(n.func), n.func.attr) for n in eager
+    unit.methods = {(_root(n.func), n.func.attr, (_dotted(n.func) or "").count(".")) for n in eager
                      if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
     for n in eager:  # a library object handed to a call, or given a second name, may be mutated through it
         if isinstance(n, ast.Call):
@@ -270,6 +270,19 @@ def _imports(units: list) -> dict:
                     for a in n.names:
                         found.setdefault(a.asname or a.name, set()).add(f"{n.module}.{a.name}")
     return found
+
+
+def _plain_imports(units: list) -> set:
+    """Names only a plain ``import x`` / ``import x.y as z`` binds (modules; a ``from`` import may be any object)."""
+    found, other = set(), set()
+    for unit in units:
+        for node in unit.nodes:
+            for n in ast.walk(node):
+                if isinstance(n, ast.Import):
+                    found.update(a.asname or a.name.split(".")[0] for a in n.names)
+                elif isinstance(n, ast.ImportFrom):
+                    other.update(a.asname or a.name for a in n.names)
+    return found - other
 
 
 def _resolve(path: str, imports: dict) -> list:
@@ -380,6 +393,8 @@ def _prune(steps: list) -> tuple[list, PruneReport]:
         for name in unit.binds:
             binders.setdefault(name, []).append(i)
     module_names = {n for n, idx in binders.items() if n in imports and all(units[i].is_import for i in idx)}
+    # bound by a plain ``import x [as y]`` only: surely a module (np.append is a function, not list.append)
+    plain_modules = module_names & _plain_imports(units)
     function_names = {n for n, idx in binders.items() if all(units[i].is_def for i in idx)}
     code_names = {n for n, idx in binders.items() if any(units[i].defines_code for i in idx)}
     builtin_names = {n for n in _BUILTINS if n not in binders}
@@ -413,11 +428,12 @@ def _prune(steps: list) -> tuple[list, PruneReport]:
                 unit.stateful = True
         if unit.stores & module_names:
             unit.stateful = True  # plt.rcParams["x"] = ..., np.random.x = ...
-        if any(root in module_names and attr in _MUTATING_METHODS for root, attr in unit.methods):
+        if any(root in module_names and attr in _MUTATING_METHODS and dots >= (2 if root in plain_modules else 1)
+               for root, attr, dots in unit.methods):
             unit.stateful = True  # a mutating method on a module's attribute: REGISTRY.append(...)
         if unit.handed & (module_names - function_names):
             unit.stateful = True  # helper(CONFIG), rc = plt.rcParams: library state under another name
-        if any(attr.lower().startswith(_FILE_METHODS) for _, attr in unit.methods):
+        if any(attr.lower().startswith(_FILE_METHODS) for _, attr, _ in unit.methods):
             unit.stateful = True  # fig.savefig(...), frame.to_csv(...): files a later cell may read
     stateful_names: set = set()
     changed = True
