@@ -26,12 +26,12 @@ split into its top-level statements):
   ``update``/``register``/``enable``/``disable``/``save*``/``write``/``open``
   ... callables, anything from ``os``, ``sys``, ``warnings``, ``subprocess``,
   ``pathlib`` and other process-state modules, a store into a module's
-  attributes or items, a mutating method on a module attribute
-  (``plt.rcParams.update``), a scikit-learn/SciPy call or a ``make_*`` generator
+  attributes or items, a mutating method on a module attribute or an imported
+  object (``plt.rcParams.update``, ``REGISTRY.append``), a scikit-learn/SciPy call or a ``make_*`` generator
   without ``random_state=``/``seed=``/``rng=`` (they draw from NumPy's global RNG),
   an imported object handed to a call or bound to a second name (``helper(CONFIG)``,
-  ``rc = plt.rcParams``), a method that writes a file on any object (``fig.savefig``, ``frame.to_csv``, ``arr.tofile``),
-  a star or relative import, a ``global`` statement; a name bound by such a statement is itself
+  ``rc = plt.rcParams``), a method that writes a file on any object (``fig.savefig``,
+  ``frame.to_csv``, ``arr.tofile``), a star or relative import, a ``global`` statement; a name bound by such a statement is itself
   stateful (``seed = np.random.seed`` then ``seed(0)`` keeps both), and so is
   calling a function (the student's too) whose body does any of this;
 * ... or when it may raise and a later statement of its cell is kept (so the
@@ -46,8 +46,8 @@ draw from framework-global RNGs in ordinary method calls (``model.fit``), which
 no name analysis sees. What the rule assumes: a library call outside that list,
 and a method call on an object, changes nothing but objects reachable from the
 names it touches; binary operators do not mutate their operands; importing a
-module has no effect a check depends on. An imported module is still imported
-by the student's own ``import`` where the student's code uses it.
+module has no effect a check depends on (the exercise modules are imported by
+the runner itself). An analysis that fails for any reason runs everything.
 
 Skipped statements are replaced by blank lines, so tracebacks keep the cell's
 line numbers.
@@ -358,7 +358,7 @@ def prune_steps(steps: list) -> tuple[list, PruneReport]:
     """
     try:
         return _prune(steps)
-    except (_Off, RecursionError, ValueError, SyntaxError) as exc:  # when in doubt, run everything
+    except Exception as exc:  # _Off, or code the analysis cannot follow: when in doubt, run everything
         return steps, PruneReport(False, str(exc) or type(exc).__name__)
 
 
