@@ -196,6 +196,26 @@ def build(args, size, xla, rescale=False):
     return model
 
 
+def fill_row(row, measure):
+    """Mark ``row`` skipped (mixed precision without a GPU/TPU, XLA on torch) or ``measure()`` it; print it."""
+    if row["precision"] == "mixed" and row["policy"] == "float32":
+        row.update(status="skipped", reason="no GPU/TPU for mixed precision (use --force-mixed)")
+    elif row["xla"] and row["backend"] == "torch":
+        row.update(status="skipped", reason="the torch backend has no XLA")
+    else:
+        row.update(status="ok", **measure())
+        row["images_per_s"] = round(row["images_per_s"], 1)
+        row["ms_per_step"] = round(row["ms_per_step"], 2)
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def device_name(backend):
+    """The accelerators Keras sees, else the CPU."""
+    return (", ".join(d.description or d.name for d in mb.devices(backend))
+            or f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})")
+
+
 def run(args):
     import keras
 
@@ -203,8 +223,7 @@ def run(args):
     has_tf = installed("tensorflow")
     pipeline = {"auto": "tf.data" if has_tf else "pydataset"}.get(args.pipeline, args.pipeline)
     xla_list = args.xla or {"tensorflow": ["off", "on"], "jax": ["on"], "torch": ["off"]}[name]
-    accel = mb.devices(name)
-    device = ", ".join(d.description or d.name for d in accel) or f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    device = device_name(name)
     from medlearn.datasets import make_phantoms
 
     results = []
@@ -218,19 +237,13 @@ def run(args):
                         row = {"bench": "throughput", "backend": name, "device": device, "model": args.model,
                                "size": size, "batch_size": batch, "precision": precision, "policy": policy,
                                "xla": xla == "on", "feed": feed, "pipeline": pipeline if feed == "pipeline" else "memory"}
-                        if precision == "mixed" and policy == "float32":
-                            row.update(status="skipped", reason="no GPU/TPU for mixed precision (use --force-mixed)")
-                        elif xla == "on" and name == "torch":
-                            row.update(status="skipped", reason="the torch backend has no XLA")
-                        else:
+                        def measure():
                             model = build(args, size, xla == "on")
                             source = make_feed(feed, pipeline, data, batch, size)
-                            row.update(status="ok", **mb.measure_throughput(
-                                model, source, batch_size=batch, steps=args.steps, warmup=args.warmup))
-                            row["images_per_s"] = round(row["images_per_s"], 1)
-                            row["ms_per_step"] = round(row["ms_per_step"], 2)
-                        print(json.dumps(row), flush=True)
-                        results.append(row)
+                            return mb.measure_throughput(model, source, batch_size=batch, steps=args.steps,
+                                                         warmup=args.warmup)
+
+                        results.append(fill_row(row, measure))
     mb.use_mixed_precision(False, verbose=False)
     return results
 
@@ -312,8 +325,7 @@ def run_train(args):
 
     name = keras.config.backend()
     xla_list = args.xla or {"tensorflow": ["off"], "jax": ["on"], "torch": ["off"]}[name]
-    device = (", ".join(d.description or d.name for d in mb.devices(name))
-              or f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})")
+    device = device_name(name)
     from medlearn.datasets import make_phantoms
 
     results = []
@@ -329,62 +341,73 @@ def run_train(args):
                             row = {"bench": "throughput", "mode": "train", "backend": name, "device": device,
                                    "model": args.model, "size": size, "batch_size": batch, "precision": precision,
                                    "policy": policy, "xla": xla == "on", "feed": feed, "repeat": repeat}
-                            if precision == "mixed" and policy == "float32":
-                                row.update(status="skipped", reason="no GPU/TPU for mixed precision (use --force-mixed)")
-                            elif xla == "on" and name == "torch":
-                                row.update(status="skipped", reason="the torch backend has no XLA")
-                            else:
+                            def measure():
                                 model = build(args, size, xla == "on", rescale=True)
-                                row.update(status="ok", **measure_train_feed(
-                                    feed, model, images, y, w, batch_size=batch, steps=args.steps,
-                                    warmup=args.warmup))
-                                row["images_per_s"] = round(row["images_per_s"], 1)
-                                row["ms_per_step"] = round(row["ms_per_step"], 2)
-                            print(json.dumps(row), flush=True)
-                            results.append(row)
+                                return measure_train_feed(feed, model, images, y, w, batch_size=batch,
+                                                          steps=args.steps, warmup=args.warmup)
+
+                            results.append(fill_row(row, measure))
     mb.use_mixed_precision(False, verbose=False)
     return results
 
 
 def summarize_train(results, target=0.9):
-    """Best-of-repeats images/s per configuration and feed, and the pipeline / memory ratios.
+    """Best and median of the repeats per configuration and feed, and the pipeline / memory ratios.
+
+    On a shared machine other jobs only ever slow a measurement down, but not every feed alike:
+    the best of the repeats and their median are both given, in wall-clock images/s and in images
+    per CPU-second (this process's threads only: less disturbed by other jobs).
 
     Returns:
         ``{"bench": "throughput_train_summary", "configs": [...], "pipeline_over_memory_min",
-        "array_over_memory_min", "target_pipeline_over_memory", "meets_target"}``; each config has
-        the best images/s per feed, ``pipeline_over_memory`` (batches / memory) and ``array_over_memory``.
+        "median_pipeline_over_memory_min", "array_over_memory_min", "target_pipeline_over_memory",
+        "meets_target"}``; each config has ``images_per_s`` (best per feed), ``pipeline_over_memory``
+        (batches / memory, best), ``array_over_memory``, their ``median_*`` versions, the same in
+        CPU time (``cpu_*``) when measured, and Batches' own cost per batch. ``meets_target``: every
+        config's median ``pipeline_over_memory`` >= ``target``.
     """
-    best, best_cpu = {}, {}
+    import statistics
+
+    runs = {}  # (config, metric) -> feed -> [values]
     for r in results:
         if r["status"] == "ok":
             key = (r["size"], r["batch_size"], r["precision"], r["xla"])
-            feeds = best.setdefault(key, {})
-            feeds[r["feed"]] = max(feeds.get(r["feed"], 0.0), r["images_per_s"])
-            if r.get("images_per_cpu_s"):
-                cpu = best_cpu.setdefault(key, {})
-                cpu[r["feed"]] = max(cpu.get(r["feed"], 0.0), r["images_per_cpu_s"])
-    ratio = lambda feeds, feed: (round(feeds[feed] / feeds["memory"], 3)  # noqa: E731
-                                 if feed in feeds and feeds.get("memory") else None)
+            for metric in ("images_per_s", "images_per_cpu_s"):
+                if r.get(metric):
+                    runs.setdefault((key, metric), {}).setdefault(r["feed"], []).append(r[metric])
+
+    def ratio(feeds, feed):
+        return round(feeds[feed] / feeds["memory"], 3) if feed in feeds and feeds.get("memory") else None
+
     configs = []
-    for key, feeds in best.items():
+    for (key, metric), values in runs.items():
+        if metric != "images_per_s":
+            continue
         size, batch, precision, xla = key
-        c = {"size": size, "batch_size": batch, "precision": precision, "xla": xla, "images_per_s": feeds}
-        for feed, label in (("batches", "pipeline_over_memory"), ("array", "array_over_memory")):
-            c[label] = ratio(feeds, feed)
-        if key in best_cpu:  # the same ratios in images per CPU-second (less disturbed by other jobs)
-            c["images_per_cpu_s"] = best_cpu[key]
-            c["cpu_pipeline_over_memory"] = ratio(best_cpu[key], "batches")
-            c["cpu_array_over_memory"] = ratio(best_cpu[key], "array")
+        c = {"size": size, "batch_size": batch, "precision": precision, "xla": xla}
+        for m, prefix in (("images_per_s", ""), ("images_per_cpu_s", "cpu_")):
+            if (key, m) not in runs:
+                continue
+            best = {f: max(v) for f, v in runs[(key, m)].items()}
+            median = {f: round(statistics.median(v), 1) for f, v in runs[(key, m)].items()}
+            c[m], c[f"median_{m}"] = best, median
+            for feed, label in (("batches", "pipeline_over_memory"), ("array", "array_over_memory")):
+                c[prefix + label] = ratio(best, feed)
+                c[f"median_{prefix}{label}"] = ratio(median, feed)
         alone = [r["input_ms_per_batch"] for r in results if r.get("input_ms_per_batch") is not None
-                 and (r["size"], r["batch_size"], r["precision"], r["xla"]) == (size, batch, precision, xla)]
-        if alone and feeds.get("memory"):  # what Batches costs per batch, against a training step fed from memory
+                 and (r["size"], r["batch_size"], r["precision"], r["xla"]) == key]
+        if alone and c["images_per_s"].get("memory"):  # Batches' own cost against a step fed from memory
             c["input_ms_per_batch"] = min(alone)
-            c["input_share_of_step"] = round(min(alone) / (1000.0 * batch / feeds["memory"]), 4)
+            c["input_share_of_step"] = round(min(alone) / (1000.0 * batch / c["images_per_s"]["memory"]), 4)
         configs.append(c)
-    lo = lambda k: min((c[k] for c in configs if c[k] is not None), default=None)  # noqa: E731
-    worst = lo("pipeline_over_memory")
-    return {"bench": "throughput_train_summary", "configs": configs, "pipeline_over_memory_min": worst,
-            "array_over_memory_min": lo("array_over_memory"), "target_pipeline_over_memory": target,
+
+    def lo(k):
+        return min((c[k] for c in configs if c.get(k) is not None), default=None)
+
+    worst = lo("median_pipeline_over_memory")
+    return {"bench": "throughput_train_summary", "configs": configs, "pipeline_over_memory_min": lo("pipeline_over_memory"),
+            "median_pipeline_over_memory_min": worst, "array_over_memory_min": lo("array_over_memory"),
+            "median_array_over_memory_min": lo("median_array_over_memory"), "target_pipeline_over_memory": target,
             "meets_target": worst is not None and worst >= target}
 
 

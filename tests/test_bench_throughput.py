@@ -52,6 +52,15 @@ def test_summarize_train_cpu_ratios():
     c = bt.summarize_train(results)["configs"][0]
     assert c["images_per_cpu_s"] == {"memory": 400.0, "batches": 390.0, "array": 300.0}
     assert (c["cpu_pipeline_over_memory"], c["cpu_array_over_memory"]) == (0.975, 0.75)
+    assert c["median_images_per_cpu_s"]["batches"] == 385.0 and c["median_cpu_pipeline_over_memory"] == 0.963
+
+
+def test_the_target_is_judged_on_the_median_not_a_lucky_repeat():
+    walls = {"memory": [1000.0, 400.0, 900.0], "batches": [1200.0, 700.0, 600.0]}  # medians 900 / 700
+    results = [row(feed, v, i) for feed, vs in walls.items() for i, v in enumerate(vs)]
+    s = bt.summarize_train(results)
+    assert s["pipeline_over_memory_min"] == 1.2                    # best-of: a lucky batches repeat
+    assert s["median_pipeline_over_memory_min"] == round(700 / 900, 3) and not s["meets_target"]
 
 
 def test_train_inputs_cover_the_steps_with_balanced_weights():
