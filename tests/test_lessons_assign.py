@@ -5,6 +5,11 @@ with :func:`medlearn.grading.assign` and both copies are graded in the sandbox
 (as ``medlearn grade`` would). The student copy must fail *only* because of
 ``NotImplementedError``: each check either raised it, or an earlier cell did
 (a later cell that uses an unfinished function fails in turn).
+
+One test class per lesson (``TestLesson01`` ...): ``dev.py test`` runs pytest-xdist with
+``--dist loadscope``, which keeps a module's parametrized tests on one worker but spreads classes,
+so the lessons' gradings (lesson 13: 76 s, lesson 09: 55 s, lesson 12: 6 s on 2 cores, 2026-12-01)
+share both workers instead of queueing on one.
 """
 from __future__ import annotations
 
@@ -29,9 +34,7 @@ def _with_exercises() -> list[Path]:
     return found
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("lesson", _with_exercises(), ids=lambda p: p.stem)
-def test_instructor_full_marks_student_zero(lesson, tmp_path):
+def _instructor_full_marks_student_zero(lesson, tmp_path):
     release = tmp_path / "release"
     (student_copy,) = assign([lesson], release)
     subs = tmp_path / "submissions"
@@ -52,3 +55,23 @@ def test_instructor_full_marks_student_zero(lesson, tmp_path):
         own = check["error"] == "NotImplementedError"
         earlier = bool(check["earlier_errors"]) and check["earlier_errors"][0].endswith("NotImplementedError")
         assert own or earlier, f"{check['name']} failed for another reason: {check['hint']}"
+
+
+def _lesson_class(lesson: Path) -> type:
+    @pytest.mark.slow
+    def test_instructor_full_marks_student_zero(self, tmp_path):
+        _instructor_full_marks_student_zero(lesson, tmp_path)
+
+    name = f"TestLesson{lesson.stem[:2]}"
+    return type(name, (), {"__doc__": f"{lesson.name}: full marks for the instructor copy, zero for the student copy.",
+                           "__module__": __name__, "__qualname__": name, "lesson": lesson,
+                           "test_instructor_full_marks_student_zero": test_instructor_full_marks_student_zero})
+
+
+LESSON_CLASSES = [_lesson_class(p) for p in _with_exercises()]
+globals().update({cls.__name__: cls for cls in LESSON_CLASSES})
+
+
+def test_every_lesson_with_exercises_has_its_class():
+    assert LESSON_CLASSES, "no lesson with solution markers found"
+    assert len({cls.__name__ for cls in LESSON_CLASSES}) == len(LESSON_CLASSES), "two lessons share a number"
