@@ -112,10 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{row['lesson']:<40} wall {row['wall_s']:6.1f} s  cpu {row['cpu_s']:6.1f} s  "
               f"{'pass' if row['passed'] else 'FAIL'}", flush=True)
-        if args.cells:
+    load_end = os.getloadavg()
+    if args.cells:  # after all the pytest runs, so no nbclient kernel's CPU counts against a lesson
+        for path in paths:
+            print(f"{path.stem}: slowest cells (wall s)", flush=True)
             for c in cell_times(path, env, args.top):
                 print(f"    {c['cell']:<36} {c['s']:6.2f} s", flush=True)
-    load_end = os.getloadavg()
     total_wall = round(sum(r["wall_s"] for r in rows), 1)
     total_cpu = round(sum(r["cpu_s"] for r in rows), 1)
     two = round(two_worker_wall([r["wall_s"] for r in rows]), 1)
