@@ -16,7 +16,7 @@ import math
 
 from medlearn.models.heads import ModelError, compile_model, output_spec
 
-__all__ = ["MODELS", "BN_MOMENTUM", "logistic_regression", "mlp", "small_cnn", "resnet_cnn", "build_model"]
+__all__ = ["MODELS", "HEADS", "BN_MOMENTUM", "logistic_regression", "mlp", "small_cnn", "resnet_cnn", "build_model"]
 
 MODELS = ("logreg", "mlp", "cnn", "resnet", "vit")
 
@@ -53,10 +53,22 @@ def _inputs(input_shape, augment, seed, rescale=True):
     return inputs, x
 
 
-def _head(x, task, n_classes, dropout, name):
+HEADS = ("auto", "ordinal")
+
+
+def _head(x, task, n_classes, dropout, name, head="auto"):
     import keras
 
     spec = output_spec(task, n_classes)
+    if head not in HEADS:
+        raise ModelError(f"head must be one of {', '.join(HEADS)}. Received: head={head!r}")
+    if head == "ordinal":
+        if spec.task != "ordinal":
+            raise ModelError(f"head='ordinal' needs ordered classes (task 'ordinal'). Received: task={task!r}; "
+                             "use head='auto' for this task.")
+        from medlearn.models.ordinal import ordinal_head  # imports Keras and registers its layer
+
+        return ordinal_head(x, spec.units, dropout)
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
     # float32 even under a mixed-precision policy: a float16 sigmoid/softmax saturates and
@@ -164,7 +176,7 @@ def _global_pool(x, pooling):
 
 
 def small_cnn(input_shape, n_classes, task, *, filters=(16, 32, 64), dropout=0.2, pooling="avgmax",
-              augment=None, compile=True, learning_rate=1e-3, seed=None, rescale=True):
+              augment=None, compile=True, learning_rate=1e-3, seed=None, rescale=True, head="auto"):
     """A VGG-style CNN: per stage two 3x3 Conv-BatchNorm-ReLU and a 2x2 max-pool, then global pooling.
 
     At 28x28 with the default filters: 28 -> 14 -> 7 -> 3, about 70 k parameters and
@@ -178,6 +190,8 @@ def small_cnn(input_shape, n_classes, task, *, filters=(16, 32, 64), dropout=0.2
         filters: filters per stage (one max-pool per stage).
         dropout: dropout before the output layer.
         pooling: ``"avg"``, ``"max"`` or ``"avgmax"`` (both, concatenated) global pooling.
+        head: ``"auto"`` (the task's usual layer: sigmoid or softmax) or ``"ordinal"`` (ordered
+            classes only: one severity score and ordered cut-points, :mod:`medlearn.models.ordinal`).
 
     Returns:
         A ``keras.Model``.
@@ -193,7 +207,7 @@ def small_cnn(input_shape, n_classes, task, *, filters=(16, 32, 64), dropout=0.2
         x = _conv_bn_relu(x, f)
         x = keras.layers.MaxPooling2D(2)(x)
     x = _global_pool(x, pooling)
-    outputs = _head(x, task, n_classes, dropout, "cnn")
+    outputs = _head(x, task, n_classes, dropout, "cnn", head)
     return _finish(inputs, outputs, "cnn", task, n_classes, compile, learning_rate)
 
 
@@ -212,7 +226,8 @@ def _residual_block(x, filters, strides):
 
 
 def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1, 1, 1), dropout=0.2,
-               pooling="avgmax", augment=None, compile=True, learning_rate=1e-3, seed=None, rescale=True):
+               pooling="avgmax", augment=None, compile=True, learning_rate=1e-3, seed=None, rescale=True,
+               head="auto"):
     """A compact ResNet: a 3x3 stem, then stages of residual blocks (stride 2 between stages).
 
     The shortcut ``x + F(x)`` lets gradients skip the convolutions, which is what
@@ -226,6 +241,7 @@ def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1
         blocks: residual blocks per stage (same length as ``filters``).
         dropout: dropout before the output layer.
         pooling: ``"avg"``, ``"max"`` or ``"avgmax"`` global pooling.
+        head: ``"auto"`` or ``"ordinal"``, as in :func:`small_cnn`.
 
     Returns:
         A ``keras.Model``.
@@ -244,7 +260,7 @@ def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1
         for i in range(n):
             x = _residual_block(x, f, 2 if (stage > 0 and i == 0) else 1)
     x = _global_pool(x, pooling)
-    outputs = _head(x, task, n_classes, dropout, "resnet")
+    outputs = _head(x, task, n_classes, dropout, "resnet", head)
     return _finish(inputs, outputs, "resnet", task, n_classes, compile, learning_rate)
 
 

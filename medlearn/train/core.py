@@ -39,7 +39,11 @@ class TrainResult:
         class_weight: {class: weight} used, or None.
         val_scores, test_scores: predicted probabilities ((N,) binary, (N, C) otherwise) or None.
         val_labels, test_labels: the matching true labels or None.
-        params: trainable + non-trainable parameter count.
+        params: trainable + non-trainable parameter count (all members' for an ensemble).
+        members: an ensemble's member models (``model`` averages them), else None;
+            ``member_results``: their own :class:`TrainResult` objects (each member's history,
+            epochs and scores). For an ensemble, ``history``, ``best_epoch`` and
+            ``averaged_epochs`` are member 1's, ``epochs`` and ``train_seconds`` the sums.
     """
 
     model: object
@@ -61,6 +65,8 @@ class TrainResult:
     test_labels: np.ndarray | None
     params: int
     averaged_epochs: tuple | None = None
+    members: list | None = None
+    member_results: list | None = None
 
     def scores(self, split: str = "test") -> dict:
         """MedMNIST-evaluator ``{"acc", "auc"}`` on ``"test"`` or ``"val"``."""

@@ -62,6 +62,7 @@ class Plan:
     learning_rate: float
     class_weight: dict | None
     seed: int
+    ema: float | None = None
 
     @property
     def warmup_steps(self) -> int:
@@ -79,7 +80,7 @@ class Plan:
         A run bounded by epochs alone averages only if its window can hold 2 epochs; a
         clock-bounded run does not know its length, so it always tries.
         """
-        if not self.average_tail:
+        if not self.average_tail or self.ema:
             return False
         return self.time_budget is not None or math.ceil(self.average_tail * self.epochs) >= 2
 
@@ -162,7 +163,7 @@ def prepare_splits(data, *, seed: int = 42, max_val: int | None = 4000) -> Split
 
 def plan_training(splits: Splits, *, model="cnn", epochs=None, time_budget=None, batch_size=None,
                   learning_rate=None, patience=None, average_tail=0.25, steps_per_epoch=None,
-                  class_weight="balanced", seed: int = 42) -> Plan:
+                  class_weight="balanced", seed: int = 42, ema=None) -> Plan:
     """Resolve and check the training knobs (defaults as documented in :func:`medlearn.train.fit`).
 
     Raises:
@@ -184,6 +185,8 @@ def plan_training(splits: Splits, *, model="cnn", epochs=None, time_budget=None,
           or not 0 < average_tail <= 1):
         raise TrainError("average_tail must be a share of the epochs in (0, 1], e.g. 0.25, or None to keep "
                          f"the best epoch. Received: average_tail={average_tail!r}")
+    if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (float, np.floating)) or not 0 < ema < 1):
+        raise TrainError(f"ema must be a momentum in (0, 1), e.g. 0.99, or None. Received: ema={ema!r}")
     small = isinstance(model, str) and model.strip().lower() in ("logreg", "mlp")
     full = -(-n // min(int(batch_size), n))
     return Plan(epochs=epochs, time_budget=float(time_budget) if time_budget else None, batch_size=int(batch_size),
@@ -191,7 +194,8 @@ def plan_training(splits: Splits, *, model="cnn", epochs=None, time_budget=None,
                 patience=int(patience if patience is not None else (15 if time_budget else max(5, epochs // 3))),
                 average_tail=None if average_tail is None else float(average_tail),
                 learning_rate=float(learning_rate or (1e-3 if small else 2e-3)),
-                class_weight=class_weights(splits.y_train, splits.task, class_weight), seed=int(seed))
+                class_weight=class_weights(splits.y_train, splits.task, class_weight), seed=int(seed),
+                ema=None if ema is None else float(ema))
 
 
 def build(splits: Splits, model="cnn", *, augment="auto", seed: int = 42, **model_kwargs):
@@ -243,7 +247,8 @@ def compile_for_training(net, splits: Splits, plan: Plan) -> None:
         lr = keras.optimizers.schedules.CosineDecay(
             plan.learning_rate / 10, decay_steps=max(1, plan.epochs * plan.steps_per_epoch - plan.warmup_steps),
             alpha=0.02, warmup_target=plan.learning_rate, warmup_steps=plan.warmup_steps)
-    optimizer = keras.optimizers.AdamW(learning_rate=lr, weight_decay=1e-4)
+    ema = dict(use_ema=True, ema_momentum=plan.ema) if plan.ema else {}
+    optimizer = keras.optimizers.AdamW(learning_rate=lr, weight_decay=1e-4, **ema)
     compile_model(net, splits.task, splits.n_classes, optimizer=optimizer)
 
 
@@ -258,8 +263,10 @@ def training_callbacks(plan: Plan, *, verbose: int = 1, extra=()) -> Callbacks:
     """
     from medlearn.train.callbacks import ClockCosine, EpochLine, TailAverage, TieTolerantEarlyStopping, TimeBudget
 
+    # with an EMA the optimizer writes the averaged weights into the model when fit ends: keep them
     stopper = TieTolerantEarlyStopping(monitor="val_auc", mode="max", patience=plan.patience,
-                                       restore_best_weights=not plan.averages, start_from_epoch=plan.start_from_epoch)
+                                       restore_best_weights=not (plan.averages or plan.ema),
+                                       start_from_epoch=plan.start_from_epoch)
     budget = TimeBudget(plan.time_budget, stopper=stopper) if plan.time_budget else None
     tail = TailAverage(plan.average_tail) if plan.averages else None
     cbs = [c for c in (budget, stopper, tail) if c is not None]
@@ -308,7 +315,8 @@ def _epochs(n: int) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"
 
 
-def progress_summary(stopped_by: str, n_run: int, seconds: float, window, best: int, aucs, averages: bool) -> str:
+def progress_summary(stopped_by: str, n_run: int, seconds: float, window, best: int, aucs, averages: bool,
+                     ema: float | None = None) -> str:
     """The line ``fit`` prints when training ends: why it stopped and what the final model is.
 
     Example: ``"stopped by the time budget after 8 epochs (31.2 s); final model = mean of the weights
@@ -317,7 +325,9 @@ def progress_summary(stopped_by: str, n_run: int, seconds: float, window, best: 
     why = {"epochs": "finished the planned", "time budget": "stopped by the time budget after",
            "early stopping": "stopped early (val_auc stopped improving) after"}
     why = why.get(stopped_by, f"stopped by {stopped_by} after")
-    if window and window[0] != window[1]:
+    if ema:
+        model = f"final model = the exponential moving average of the weights (momentum {ema:g})"
+    elif window and window[0] != window[1]:
         model = f"final model = mean of the weights of epochs {window[0]}-{window[1]}"
     elif window:
         model = f"final model = the weights of epoch {window[0]}"
@@ -352,7 +362,8 @@ def finish(net, splits: Splits, plan: Plan, run: Run, *, policy=None, model_name
         window = tuple(e + 1 for e in tail.window())
     if verbose:
         aucs = run.history.get("val_auc", [])
-        print(f"{progress_summary(stopped_by, n_run, run.seconds, window, best, aucs, plan.averages)}", flush=True)
+        print(progress_summary(stopped_by, n_run, run.seconds, window, best, aucs, plan.averages, plan.ema),
+              flush=True)
     spec = output_spec(splits.task, splits.n_classes)
     if prior_correction and plan.class_weight:
         shift_output_bias(net, plan.class_weight, spec)
