@@ -277,3 +277,33 @@ def test_early_stopping_counts_a_tie_as_progress():
         stopper.on_epoch_end(epoch, {"val_auc": auc})
         assert not stopper.model.stop_training or epoch == 6, epoch
     assert stopper.best_epoch == 4 and stopper.stopped_epoch == 6
+
+
+def test_time_budget_leaves_room_for_the_next_batch_and_the_validation(monkeypatch):
+    """The stop comes once elapsed + slowest batch + last validation would pass the budget."""
+    import types
+
+    from medlearn.train import callbacks
+
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])
+    budget = callbacks.TimeBudget(10.0)
+    budget.set_model(types.SimpleNamespace(stop_training=False))
+    budget.on_train_begin()
+
+    def batch(i, seconds):
+        budget.on_train_batch_begin(i)
+        clock[0] += seconds
+        budget.on_train_batch_end(i)
+        return budget.model.stop_training
+
+    assert not batch(0, 3.0)          # the first batch (tracing) is not taken as the typical one
+    assert not batch(1, 0.5)
+    budget.on_test_begin()
+    clock[0] += 2.0                   # a validation pass: 2 s
+    budget.on_test_end()
+    assert not batch(0, 0.5)          # 6.0 s elapsed + 0.5 + 2.0 < 10
+    assert not batch(1, 0.5)          # 6.5 + 0.5 + 2.0 = 9.0
+    assert not batch(2, 0.5)          # 7.0 + 0.5 + 2.0 = 9.5
+    assert batch(3, 0.5)              # 7.5 + 0.5 + 2.0 = 10: stop, so the validation ends by 10 s
+    assert budget.stopped and clock[0] + budget.batch_seconds + budget.validation_seconds <= 10.0

@@ -105,12 +105,24 @@ def test_undefined_figures_are_written_as_json_null(tmp_path):
     assert data == {"auc": None, "loss": [0.5, None, None], "n": 3, "nested": {"low": None}}
 
 
-def test_default_model_is_said_as_it_is(capsys):
-    """No 'best model per dataset' claim: the default is the reference CNN for every dataset."""
-    from medlearn.cli.train import DEFAULT_MODEL
+def test_help_lists_each_datasets_recipe_and_the_cli_applies_it(capsys, monkeypatch):
+    """``medlearn train DATASET`` with no options runs the dataset's recipe, and --help says which."""
+    from medlearn.cli.train import DEFAULT_MODEL, resolve_recipe
+    from medlearn.train import recipes
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    out = " ".join(capsys.readouterr().out.split())
-    assert DEFAULT_MODEL == "cnn" and "default: cnn, the reference CNN, for every dataset" in out
-    assert "best" not in out
+    out = capsys.readouterr().out
+    for name, recipe in recipes.RECIPES.items():
+        assert f"{name}" in out and recipe.name in out
+    assert f"(others)        {recipes.DEFAULT_RECIPE.name}" in out and DEFAULT_MODEL == recipes.DEFAULT_RECIPE.model
+    toy = recipes.Recipe("cnn-ordinal-x3", {"model": "cnn", "head": "ordinal", "ensemble": 3}, "measured")
+    monkeypatch.setitem(recipes.RECIPES, "toymnist", toy)
+    assert resolve_recipe("ToyMNIST") == ("cnn-ordinal-x3", {"model": "cnn", "head": "ordinal", "ensemble": 3})
+    assert resolve_recipe("toymnist", ensemble=1) == ("cnn-ordinal-x3 (ensemble 1)",
+                                                      {"model": "cnn", "head": "ordinal", "ensemble": 1})
+    # another model: the recipe's builder options (the ordinal head) stay with its own model
+    assert resolve_recipe("toymnist", model="mlp") == ("mlp", {"model": "mlp"})
+    assert toy.kwargs(model="resnet") == {"model": "resnet", "ensemble": 3}
+    assert resolve_recipe("phantoms") == (recipes.DEFAULT_RECIPE.name, {"model": DEFAULT_MODEL})
+

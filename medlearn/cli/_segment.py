@@ -106,7 +106,8 @@ def save_gradcam(result, test_images, out: Path, n: int = 16) -> list[str]:
     scores = np.asarray(result.test_scores)[:n]
     predicted = (scores >= 0.5).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
     try:
-        maps = grad_cam(result.model, images, class_index=predicted)
+        # an ensemble averages networks with their own convolutions: explain its first member
+        maps = grad_cam(result.members[0] if result.members else result.model, images, class_index=predicted)
     except ExplainError as exc:
         print(f"gradcam.png skipped: {exc}")
         return []
@@ -114,7 +115,8 @@ def save_gradcam(result, test_images, out: Path, n: int = 16) -> list[str]:
     fig = plot_saliency(images, maps, labels=labels if result.task != "multi-label" else None,
                         predictions=predicted if result.task != "multi-label" else None,
                         label_names=result.label_names, n=n, cols=8,
-                        title=f"{result.dataset} · {result.model_name}: Grad-CAM of the predicted class")
+                        title=f"{result.dataset} · {result.model_name}: Grad-CAM of the predicted class"
+                              + (f" (member 1 of {len(result.members)})" if result.members else ""))
     fig.savefig(out / "gradcam.png", dpi=160)
     plt.close(fig)
     return ["gradcam.png"]

@@ -20,6 +20,7 @@ Keras, matplotlib and the data are imported inside :func:`run`, so
 """
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -29,8 +30,7 @@ from medlearn.models.builders import MODELS
 __all__ = ["register", "run", "DEFAULT_MODEL", "default_schedule"]
 
 MODEL_CHOICES = MODELS  # the builders' registry: a new reference model is a --model choice
-#: The model ``medlearn train`` and ``benchmarks/bench_accuracy.py`` use without ``--model``: the
-#: reference CNN, for every dataset (no per-dataset choice has been measured; ``--model`` picks another).
+#: The model of the default recipe, for datasets without a recipe of their own (``--model`` picks another).
 DEFAULT_MODEL = "cnn"
 FIGURE_DPI = 160  # slide quality: a 5-inch figure is 800 pixels wide
 
@@ -58,8 +58,11 @@ def register(subparsers) -> None:
                     "model and the metrics.")
     p.add_argument("dataset", nargs="?", default="phantoms",
                    help="'phantoms' (default, embedded) or a MedMNIST name such as breastmnist")
-    p.add_argument("--model", choices=MODEL_CHOICES, default=DEFAULT_MODEL,
-                   help=f"reference model (default: {DEFAULT_MODEL}, the reference CNN, for every dataset)")
+    p.add_argument("--model", choices=MODEL_CHOICES, default=None,
+                   help="reference model (default: the dataset's recipe, listed below; another model trains "
+                        "with fit's defaults)")
+    p.add_argument("--ensemble", type=number_type(int, minimum=1), default=None, metavar="N",
+                   help="train N models within the budget and average them (default: the recipe's)")
     p.add_argument("--size", type=int, default=28, help="MedMNIST image size: 28, 64, 128 or 224 (default 28)")
     p.add_argument("--epochs", type=number_type(int, minimum=1), default=None,
                    help="train for at most N epochs instead of a time budget")
@@ -79,7 +82,38 @@ def register(subparsers) -> None:
     p.add_argument("--task", choices=("classification", "segmentation"), default="classification",
                    help="segmentation: train a U-Net on the lesion masks (phantoms only), print Dice/IoU and "
                         "detections, save segmentation.png (lesson 10)")
+    p.epilog = recipes_help()
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=run)
+
+
+def recipes_help() -> str:
+    """The ``--help`` epilog: what ``medlearn train DATASET`` runs without options, per dataset."""
+    from medlearn.train.recipes import DEFAULT_RECIPE, RECIPES
+
+    lines = ["defaults per dataset (the recipe benchmarks/bench_accuracy.py found best on validation):"]
+    lines += [f"  {name:<15} {r.name}: {r.why}" for name, r in sorted(RECIPES.items())]
+    lines.append(f"  {'(others)':<15} {DEFAULT_RECIPE.name}: {DEFAULT_RECIPE.why}")
+    return "\n".join(lines)
+
+
+def resolve_recipe(dataset: str, model=None, ensemble=None) -> tuple[str, dict]:
+    """``(recipe name, fit kwargs)`` for ``medlearn train``: the dataset's recipe, ``--model``/``--ensemble`` applied.
+
+    A ``--model`` other than the recipe's trains with :func:`medlearn.train.fit`'s defaults
+    (the recipe's builder options, e.g. its head, belong to its model).
+    """
+    from medlearn.train.recipes import recipe_for
+
+    recipe = recipe_for(dataset)
+    if model is not None and model != recipe.model:
+        name, kwargs = model, {"model": model}
+    else:
+        name, kwargs = recipe.name, recipe.kwargs()
+    if ensemble is not None:
+        kwargs["ensemble"] = int(ensemble)
+        name = f"{name} (ensemble {ensemble})"
+    return name, kwargs
 
 
 def _load(dataset: str, size: int, data_dir):
@@ -112,7 +146,8 @@ def _benchmark(entry: dict, size: int = 28) -> dict | None:
 def run(args) -> int:
     """Carry out ``medlearn train`` (see the module docstring). Returns the exit status."""
     dataset = str(args.dataset).strip().lower()
-    model = args.model
+    recipe, fit_kwargs = resolve_recipe(dataset, args.model, getattr(args, "ensemble", None))
+    model = fit_kwargs["model"]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{stamp}-{dataset}-{model}"
     out = writable_dir(out.expanduser(), "--out")
@@ -145,12 +180,12 @@ def run(args) -> int:
     if args.task == "segmentation":
         return _segment.run_segmentation(args, data, dataset, out, json_path, epochs or 200, budget)
     n_train = len(data.train.images)
-    print(f"medlearn train: {dataset} ({n_train} train images, {data.task}), model {model}, "
+    print(f"medlearn train: {dataset} ({n_train} train images, {data.task}), recipe {recipe}, "
           + (f"at most {epochs} epoch{'s' if epochs != 1 else ''}" if epochs else "")
           + (", " if epochs and budget else "") + (f"time budget {budget:.0f}s" if budget else ""),
           flush=True)
-    result = fit(data, model=model, epochs=epochs, time_budget=budget, seed=args.seed, deterministic=False,
-                 verbose=0 if args.quiet else 1)
+    result = fit(data, epochs=epochs, time_budget=budget, seed=args.seed, deterministic=False,
+                 verbose=0 if args.quiet else 1, **fit_kwargs)
     n_boot = args.bootstrap if args.bootstrap is not None else (1000 if len(result.test_labels) <= 10_000 else 200)
     report = result.report("test", n_bootstrap=n_boot, seed=args.seed)
     print()
@@ -173,7 +208,8 @@ def run(args) -> int:
         print(_trust.robustness_table(robustness, clean_auc))
     bench = _benchmark(data.get("info") or {}, args.size)
     summary = {
-        "dataset": dataset, "model": model, "size": args.size,
+        "dataset": dataset, "model": model, "recipe": recipe,
+        "recipe_kwargs": {k: v for k, v in fit_kwargs.items() if k != "model"}, "size": args.size,
         "acc": report.medmnist["acc"], "auc": report.medmnist["auc"],
         "train_seconds": round(result.train_seconds, 2), "params": result.params,
         "epochs": result.epochs, "best_epoch": result.best_epoch, "stopped_by": result.stopped_by,

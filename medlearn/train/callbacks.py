@@ -35,10 +35,13 @@ class TieTolerantEarlyStopping(keras.callbacks.EarlyStopping):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop training once ``seconds`` of wall-clock time have passed (checked after every batch).
+    """Stop training so that it ends within ``seconds`` of wall-clock time (checked after every batch).
 
     Keras has no wall-clock stop. The epoch in progress ends early; Keras still runs its
-    validation, so the last partial epoch counts for early stopping too.
+    validation, so the last partial epoch counts for early stopping too. The stop comes early
+    enough for that validation and one more batch to fit in the budget: the callback remembers
+    how long the slowest batch and the last validation took, and stops once
+    ``elapsed + batch + validation`` would pass ``seconds``.
 
     Args:
         seconds: the budget, > 0.
@@ -53,6 +56,9 @@ class TimeBudget(keras.callbacks.Callback):
         self.stopper = stopper
         self.start = None
         self.stopped = False
+        self.batch_seconds = 0.0       # the slowest batch after the first (which includes tracing)
+        self.validation_seconds = 0.0  # the last validation pass
+        self._mark = None
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
@@ -60,10 +66,23 @@ class TimeBudget(keras.callbacks.Callback):
     def elapsed(self) -> float:
         return 0.0 if self.start is None else time.perf_counter() - self.start
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._mark = time.perf_counter()
+
     def on_train_batch_end(self, batch, logs=None):
-        if self.elapsed() >= self.seconds:
+        now = time.perf_counter()
+        if self._mark is not None and (batch > 0 or self.validation_seconds):
+            self.batch_seconds = max(self.batch_seconds, now - self._mark)
+        if self.elapsed() + self.batch_seconds + self.validation_seconds >= self.seconds:
             self.stopped = True
             self.model.stop_training = True
+
+    def on_test_begin(self, logs=None):
+        self._mark = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        if self._mark is not None:
+            self.validation_seconds = time.perf_counter() - self._mark
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stopper is not None and self.elapsed() >= 0.25 * self.seconds:

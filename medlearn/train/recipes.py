@@ -37,10 +37,20 @@ class Recipe:
         return str(self.fit_kwargs.get("model", "cnn"))
 
     def kwargs(self, **overrides) -> dict:
-        """A fresh copy of ``fit_kwargs`` with ``overrides`` (those that are not None) applied."""
+        """A fresh copy of ``fit_kwargs`` with ``overrides`` (those that are not None) applied.
+
+        A ``model=`` override other than the recipe's drops the recipe's builder options
+        (:data:`BUILDER_KEYS`, e.g. ``head``): they belong to its model.
+        """
         out = dict(self.fit_kwargs)
+        if overrides.get("model") not in (None, self.model):
+            out = {k: v for k, v in out.items() if k not in BUILDER_KEYS}
         out.update({k: v for k, v in overrides.items() if v is not None})
         return out
+
+
+#: Recipe keys that are options of the model builder, not of :func:`medlearn.train.fit`.
+BUILDER_KEYS = ("head", "filters", "blocks", "dropout", "pooling", "hidden")
 
 
 DEFAULT_RECIPE = Recipe("cnn", {"model": "cnn"}, "the reference CNN; no per-dataset measurement")
