@@ -122,7 +122,7 @@ def test_help_lists_each_datasets_recipe_and_the_cli_applies_it(capsys, monkeypa
     assert resolve_recipe("toymnist", ensemble=1) == ("cnn-ordinal-x3 (ensemble 1)",
                                                       {"model": "cnn", "head": "ordinal", "ensemble": 1})
     # another model: the recipe's builder options (the ordinal head) stay with its own model
-    assert resolve_recipe("toymnist", model="mlp") == ("mlp", {"model": "mlp"})
+    assert resolve_recipe("toymnist", model="mlp") == ("mlp (cnn-ordinal-x3 options)", {"model": "mlp", "ensemble": 3})
     assert toy.kwargs(model="resnet") == {"model": "resnet", "ensemble": 3}
     assert resolve_recipe("phantoms") == (recipes.DEFAULT_RECIPE.name, {"model": DEFAULT_MODEL})
 

@@ -100,16 +100,15 @@ def recipes_help() -> str:
 def resolve_recipe(dataset: str, model=None, ensemble=None) -> tuple[str, dict]:
     """``(recipe name, fit kwargs)`` for ``medlearn train``: the dataset's recipe, ``--model``/``--ensemble`` applied.
 
-    A ``--model`` other than the recipe's trains with :func:`medlearn.train.fit`'s defaults
-    (the recipe's builder options, e.g. its head, belong to its model).
+    A ``--model`` other than the recipe's keeps the recipe's training options (``ensemble`` ...) but
+    not its builder options (e.g. its head, which belongs to its model): :meth:`Recipe.kwargs`, as
+    ``benchmarks/bench_accuracy.py --model`` does.
     """
     from medlearn.train.recipes import recipe_for
 
     recipe = recipe_for(dataset)
-    if model is not None and model != recipe.model:
-        name, kwargs = model, {"model": model}
-    else:
-        name, kwargs = recipe.name, recipe.kwargs()
+    kwargs = recipe.kwargs(model=model)
+    name = recipe.name if kwargs["model"] == recipe.model else f"{kwargs['model']} ({recipe.name} options)"
     if ensemble is not None:
         kwargs["ensemble"] = int(ensemble)
         name = f"{name} (ensemble {ensemble})"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Recipe", "RECIPES", "DEFAULT_RECIPE", "recipe_for"]
+__all__ = ["Recipe", "RECIPES", "DEFAULT_RECIPE", "SMALL_RECIPE", "ORDINAL_RECIPE", "ENSEMBLE_MAX_TRAIN", "recipe_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,14 +53,32 @@ class Recipe:
 BUILDER_KEYS = ("head", "filters", "blocks", "dropout", "pooling", "hidden")
 
 
-DEFAULT_RECIPE = Recipe("cnn", {"model": "cnn"}, "the reference CNN; no per-dataset measurement")
+DEFAULT_RECIPE = Recipe("cnn", {"model": "cnn"}, "one reference CNN (the phantoms, and datasets too large "
+                        "for an ensemble to pay within 120 s: over 15,000 training images)")
 
-#: Dataset name -> recipe. Datasets not listed get :data:`DEFAULT_RECIPE`.
+#: The MedMNIST datasets up to this many training images get :data:`SMALL_RECIPE` / :data:`ORDINAL_RECIPE`.
+ENSEMBLE_MAX_TRAIN = 15_000
+
+SMALL_RECIPE = Recipe(
+    "cnn-x3", {"model": "cnn", "ensemble": 3},
+    "3 reference CNNs trained one after another in the budget, probabilities averaged "
+    "(BreastMNIST validation AUC 0.932 -> 0.955 for seed 42)")
+
+ORDINAL_RECIPE = Recipe(
+    "cnn-ordinal-x3", {"model": "cnn", "head": "ordinal", "ensemble": 3},
+    "3 reference CNNs with the ordinal (cumulative-link) head, averaged; for ordered grades")
+
+#: Dataset name -> recipe, for datasets measured on their own. Others follow :func:`recipe_for`'s rule.
 RECIPES: dict[str, Recipe] = {}
 
 
 def recipe_for(dataset: str) -> Recipe:
-    """The recipe ``medlearn train`` uses for ``dataset`` (any case; unknown names get the default).
+    """The recipe ``medlearn train`` uses for ``dataset`` (any case).
+
+    A dataset in :data:`RECIPES` gets its own. Otherwise a MedMNIST dataset with at most
+    :data:`ENSEMBLE_MAX_TRAIN` training images gets :data:`ORDINAL_RECIPE` if its classes are
+    ordered (RetinaMNIST), else :data:`SMALL_RECIPE`; everything else (the phantoms, the large
+    MedMNIST sets, unknown names) gets :data:`DEFAULT_RECIPE`.
 
     Args:
         dataset: a dataset name such as ``"breastmnist"`` or ``"phantoms"``.
@@ -68,4 +86,15 @@ def recipe_for(dataset: str) -> Recipe:
     Returns:
         A :class:`Recipe`.
     """
-    return RECIPES.get(str(dataset).strip().lower(), DEFAULT_RECIPE)
+    name = str(dataset).strip().lower()
+    if name in RECIPES:
+        return RECIPES[name]
+    from medlearn.datasets.registry import info, list_datasets
+    from medlearn.tasks import normalize_task
+
+    if name not in list_datasets("medmnist"):
+        return DEFAULT_RECIPE
+    entry = info(name)
+    if entry["n_samples"]["train"] > ENSEMBLE_MAX_TRAIN:
+        return DEFAULT_RECIPE
+    return ORDINAL_RECIPE if normalize_task(entry["task"]) == "ordinal" else SMALL_RECIPE
