@@ -140,17 +140,3 @@ def test_ema_ends_with_the_moving_average_instead_of_a_tail_or_best_epoch(capsys
     assert net.optimizer.use_ema and net.optimizer.ema_momentum == pytest.approx(0.9)
     fit(data, model="cnn", epochs=3, ema=0.9, verbose=1)
     assert "final model = the exponential moving average of the weights (momentum 0.9)" in capsys.readouterr().out
-
-
-def test_prior_correction_of_the_ordinal_head_divides_by_the_class_weights():
-    from medlearn.models import output_spec
-    from medlearn.train.core import shift_output_bias
-
-    model = build_model("cnn", (12, 12, 3), 4, "ordinal-regression", head="ordinal", compile=False)
-    x = np.random.default_rng(2).integers(0, 255, (5, 12, 12, 3)).astype("uint8")
-    before = model.predict(x, verbose=0)
-    weights = {0: 0.5, 1: 2.0, 2: 1.0, 3: 4.0}
-    assert shift_output_bias(model, weights, output_spec("ordinal", 4))
-    after = model.predict(x, verbose=0)
-    expected = before / np.array([0.5, 2.0, 1.0, 4.0])
-    np.testing.assert_allclose(after, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5)

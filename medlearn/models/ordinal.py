@@ -56,9 +56,6 @@ class CumulativeLink(keras.layers.Layer):
                                      initializer=keras.initializers.Constant(-(k - 2) / 2.0))
         self.gaps = self.add_weight(name="gaps", shape=(max(k - 2, 0),),
                                     initializer=keras.initializers.Constant(_SOFTPLUS_INV_1))
-        # log of the class weights the model was trained with (0: none); see call()
-        self.class_log_weights = self.add_weight(name="class_log_weights", shape=(k,), initializer="zeros",
-                                                 trainable=False)
 
     def cut_points(self):
         """The K-1 increasing cut-points ``t_k`` (a backend tensor)."""
@@ -71,11 +68,7 @@ class CumulativeLink(keras.layers.Layer):
         below = ops.sigmoid(self.cut_points()[None, :] - score)          # P(grade <= k), (N, K-1)
         n = ops.shape(below)[0]
         cdf = ops.concatenate([ops.zeros((n, 1)), below, ops.ones((n, 1))], axis=1)
-        probs = ops.maximum(cdf[:, 1:] - cdf[:, :-1], 0.0)
-        # prior correction: training with class weight w_k multiplies class k's odds by w_k;
-        # dividing by it (and renormalising) refers the probabilities to the real class frequencies
-        probs = probs * ops.exp(-self.class_log_weights)[None, :]
-        return probs / ops.maximum(ops.sum(probs, axis=1, keepdims=True), 1e-12)
+        return ops.maximum(cdf[:, 1:] - cdf[:, :-1], 0.0)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_classes)
@@ -87,8 +80,8 @@ class CumulativeLink(keras.layers.Layer):
 def ordinal_head(x, n_classes: int, dropout: float = 0.0):
     """Features (N, F) -> class probabilities (N, K) through one score and :class:`CumulativeLink`.
 
-    The final layer is named ``"output"`` like every reference head; the class-weight prior
-    correction of :func:`medlearn.train.core.shift_output_bias` sets its ``class_log_weights``.
+    The final layer is named ``"output"`` like every reference head (it has no bias, so the
+    class-weight prior correction of :func:`medlearn.train.core.shift_output_bias` leaves it alone).
     """
     if dropout:
         x = keras.layers.Dropout(dropout)(x)

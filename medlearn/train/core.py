@@ -140,19 +140,13 @@ def shift_output_bias(model, weights: dict, spec) -> bool:
     Weighting class c by w_c multiplies its odds by w_c; subtracting ``log w_c`` from its
     logit (``log(w1 / w0)`` for a single sigmoid unit) divides them back out.
 
-    The ordinal head (:class:`medlearn.models.ordinal.CumulativeLink`) has no bias: it divides its
-    class probabilities by the weights and renormalises, which is the same correction.
-
     Returns:
-        True if the model has an ``"output"`` Dense layer with a bias (or an ordinal head) and was adjusted.
+        True if the model has an ``"output"`` Dense layer with a bias and was adjusted.
     """
     try:
         layer = model.get_layer("output")
     except ValueError:
         return False
-    if hasattr(layer, "class_log_weights"):   # the ordinal head divides its probabilities by the weights
-        layer.class_log_weights.assign(np.log([weights.get(c, 1.0) for c in range(spec.units)]).astype("float32"))
-        return True
     if not getattr(layer, "use_bias", False):
         return False
     kernel, bias = layer.get_weights()
