@@ -51,6 +51,8 @@ def test_ordinal_head_saves_loads_and_refuses_unordered_tasks(tmp_path):
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    for name in ("logreg", "mlp", "resnet"):
+        assert build_model(name, (12, 12, 3), 4, "ordinal", head="ordinal", compile=False).output_shape == (None, 4)
     with pytest.raises(ModelError, match="head='ordinal' needs ordered classes"):
         build_model("cnn", (12, 12, 3), 3, "multi-class", head="ordinal")
     with pytest.raises(ModelError, match="head must be one of auto, ordinal"):

@@ -107,6 +107,7 @@ def test_undefined_figures_are_written_as_json_null(tmp_path):
 
 def test_help_lists_each_datasets_recipe_and_the_cli_applies_it(capsys, monkeypatch):
     """``medlearn train DATASET`` with no options runs the dataset's recipe, and --help says which."""
+    from medlearn.cli._args import CliError
     from medlearn.cli.train import DEFAULT_MODEL, resolve_recipe
     from medlearn.train import recipes
 
@@ -125,4 +126,7 @@ def test_help_lists_each_datasets_recipe_and_the_cli_applies_it(capsys, monkeypa
     assert resolve_recipe("toymnist", model="mlp") == ("mlp (cnn-ordinal-x3 options)", {"model": "mlp", "ensemble": 3})
     assert toy.kwargs(model="resnet") == {"model": "resnet", "ensemble": 3}
     assert resolve_recipe("phantoms") == (recipes.DEFAULT_RECIPE.name, {"model": DEFAULT_MODEL})
+    assert resolve_recipe("retinamnist", head="ordinal")[1]["head"] == "ordinal"
+    with pytest.raises(CliError, match="--head ordinal needs --model logreg, mlp, cnn or resnet"):
+        resolve_recipe("retinamnist", model="vit", head="ordinal")
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from medlearn.cli._args import CliError, add_data_dir, number_type, write_json, writable_dir
-from medlearn.models.builders import MODELS
+from medlearn.models.builders import HEADS, MODELS
 
 __all__ = ["register", "run", "DEFAULT_MODEL", "default_schedule"]
 
@@ -63,6 +63,9 @@ def register(subparsers) -> None:
                         "with fit's defaults)")
     p.add_argument("--ensemble", type=number_type(int, minimum=1), default=None, metavar="N",
                    help="train N models within the budget and average them (default: the recipe's)")
+    p.add_argument("--head", choices=HEADS, default=None,
+                   help="output head: auto (the task's sigmoid/softmax) or ordinal (ordered grades such as "
+                        "RetinaMNIST's: one severity score and ordered cut-points)")
     p.add_argument("--size", type=int, default=28, help="MedMNIST image size: 28, 64, 128 or 224 (default 28)")
     p.add_argument("--epochs", type=number_type(int, minimum=1), default=None,
                    help="train for at most N epochs instead of a time budget")
@@ -97,8 +100,8 @@ def recipes_help() -> str:
     return "\n".join(lines)
 
 
-def resolve_recipe(dataset: str, model=None, ensemble=None) -> tuple[str, dict]:
-    """``(recipe name, fit kwargs)`` for ``medlearn train``: the dataset's recipe, ``--model``/``--ensemble`` applied.
+def resolve_recipe(dataset: str, model=None, ensemble=None, head=None) -> tuple[str, dict]:
+    """``(recipe name, fit kwargs)`` for ``medlearn train``: the recipe, ``--model``/``--ensemble``/``--head`` applied.
 
     A ``--model`` other than the recipe's keeps the recipe's training options (``ensemble`` ...) but
     not its builder options (e.g. its head, which belongs to its model): :meth:`Recipe.kwargs`, as
@@ -112,6 +115,12 @@ def resolve_recipe(dataset: str, model=None, ensemble=None) -> tuple[str, dict]:
     if ensemble is not None:
         kwargs["ensemble"] = int(ensemble)
         name = f"{name} (ensemble {ensemble})"
+    if head is not None:
+        if kwargs["model"] == "vit":
+            raise CliError(f"--head {head} needs --model logreg, mlp, cnn or resnet (the ViT has its own head). "
+                           "Received: --model vit")
+        kwargs["head"] = head
+        name = f"{name} (head {head})"
     return name, kwargs
 
 
@@ -145,7 +154,8 @@ def _benchmark(entry: dict, size: int = 28) -> dict | None:
 def run(args) -> int:
     """Carry out ``medlearn train`` (see the module docstring). Returns the exit status."""
     dataset = str(args.dataset).strip().lower()
-    recipe, fit_kwargs = resolve_recipe(dataset, args.model, getattr(args, "ensemble", None))
+    recipe, fit_kwargs = resolve_recipe(dataset, args.model, getattr(args, "ensemble", None),
+                                        getattr(args, "head", None))
     model = fit_kwargs["model"]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{stamp}-{dataset}-{model}"

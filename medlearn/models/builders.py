@@ -86,7 +86,7 @@ def _finish(inputs, outputs, name, task, n_classes, compile, learning_rate):
 
 
 def logistic_regression(input_shape, n_classes, task, *, augment=None, compile=True,
-                        learning_rate=1e-3, seed=None, rescale=True):
+                        learning_rate=1e-3, seed=None, rescale=True, head="auto"):
     """Logistic (softmax) regression on raw pixels: Flatten -> Dense.
 
     The baseline every CNN must beat: it sees pixels, not shapes.
@@ -101,6 +101,8 @@ def logistic_regression(input_shape, n_classes, task, *, augment=None, compile=T
         seed: seed for the augmentation layers.
         rescale: start with ``Rescaling(1/255)``: the model takes uint8 (or float) images
             0..255. False: it takes float images already in [0, 1].
+        head: ``"auto"`` (the task's usual layer: sigmoid or softmax) or ``"ordinal"`` (ordered
+            classes only: one severity score and ordered cut-points, :mod:`medlearn.models.ordinal`).
 
     Returns:
         A ``keras.Model`` mapping images (N, H, W, C), 0..255 (``rescale=False``: 0..1), to
@@ -115,16 +117,16 @@ def logistic_regression(input_shape, n_classes, task, *, augment=None, compile=T
 
     inputs, x = _inputs(input_shape, augment, seed, rescale)
     x = keras.layers.Flatten()(x)
-    outputs = _head(x, task, n_classes, 0.0, "logreg")
+    outputs = _head(x, task, n_classes, 0.0, "logreg", head)
     return _finish(inputs, outputs, "logreg", task, n_classes, compile, learning_rate)
 
 
 def mlp(input_shape, n_classes, task, *, hidden=(256, 128), dropout=0.2, augment=None,
-        compile=True, learning_rate=1e-3, seed=None, rescale=True):
+        compile=True, learning_rate=1e-3, seed=None, rescale=True, head="auto"):
     """A multi-layer perceptron: Flatten -> [Dense + ReLU + Dropout] x len(hidden) -> output.
 
     Args:
-        input_shape, n_classes, task, augment, compile, learning_rate, seed, rescale: as in
+        input_shape, n_classes, task, augment, compile, learning_rate, seed, rescale, head: as in
             :func:`logistic_regression`.
         hidden: units of each hidden layer.
         dropout: dropout rate after each hidden layer, in [0, 1).
@@ -140,7 +142,7 @@ def mlp(input_shape, n_classes, task, *, hidden=(256, 128), dropout=0.2, augment
         x = keras.layers.Dense(int(units), activation="relu")(x)
         if dropout:
             x = keras.layers.Dropout(dropout)(x)
-    outputs = _head(x, task, n_classes, 0.0, "mlp")
+    outputs = _head(x, task, n_classes, 0.0, "mlp", head)
     return _finish(inputs, outputs, "mlp", task, n_classes, compile, learning_rate)
 
 
@@ -190,8 +192,7 @@ def small_cnn(input_shape, n_classes, task, *, filters=(16, 32, 64), dropout=0.2
         filters: filters per stage (one max-pool per stage).
         dropout: dropout before the output layer.
         pooling: ``"avg"``, ``"max"`` or ``"avgmax"`` (both, concatenated) global pooling.
-        head: ``"auto"`` (the task's usual layer: sigmoid or softmax) or ``"ordinal"`` (ordered
-            classes only: one severity score and ordered cut-points, :mod:`medlearn.models.ordinal`).
+        head: as in :func:`logistic_regression`.
 
     Returns:
         A ``keras.Model``.
@@ -241,7 +242,7 @@ def resnet_cnn(input_shape, n_classes, task, *, filters=(32, 64, 128), blocks=(1
         blocks: residual blocks per stage (same length as ``filters``).
         dropout: dropout before the output layer.
         pooling: ``"avg"``, ``"max"`` or ``"avgmax"`` global pooling.
-        head: ``"auto"`` or ``"ordinal"``, as in :func:`small_cnn`.
+        head: as in :func:`logistic_regression`.
 
     Returns:
         A ``keras.Model``.
