@@ -304,6 +304,6 @@ def test_time_budget_leaves_room_for_the_next_batch_and_the_validation(monkeypat
     budget.on_test_end()
     assert not batch(0, 0.5)          # 6.0 s elapsed + 0.5 + 2.0 < 10
     assert not batch(1, 0.5)          # 6.5 + 0.5 + 2.0 = 9.0
-    assert not batch(2, 0.5)          # 7.0 + 0.5 + 2.0 = 9.5
-    assert batch(3, 0.5)              # 7.5 + 0.5 + 2.0 = 10: stop, so the validation ends by 10 s
+    assert not batch(2, 0.5)          # 7.0 + 0.5 + 2.0 + 1 % of 10 = 9.6
+    assert batch(3, 0.5)              # 7.5 + 0.5 + 2.0 + 0.1 = 10.1: stop, so the validation ends by 10 s
     assert budget.stopped and clock[0] + budget.batch_seconds + budget.validation_seconds <= 10.0
