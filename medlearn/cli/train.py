@@ -59,8 +59,8 @@ def register(subparsers) -> None:
     p.add_argument("dataset", nargs="?", default="phantoms",
                    help="'phantoms' (default, embedded) or a MedMNIST name such as breastmnist")
     p.add_argument("--model", choices=MODEL_CHOICES, default=None,
-                   help="reference model (default: the dataset's recipe, listed below; another model trains "
-                        "with fit's defaults)")
+                   help="reference model (default: the dataset's recipe, listed below; another model keeps the "
+                        "recipe's training options such as its ensemble)")
     p.add_argument("--ensemble", type=number_type(int, minimum=1), default=None, metavar="N",
                    help="train N models within the budget and average them (default: the recipe's)")
     p.add_argument("--head", choices=HEADS, default=None,
