@@ -18,7 +18,8 @@ one-vs-rest AUC are computed exactly as MedMNIST's evaluator computes them.
 This module imports Keras (its layer must be registered for ``keras.saving``); the builders
 import it only for ``head="ordinal"``.
 
-Used by ``medlearn train retinamnist`` (its recipe, :mod:`medlearn.train.recipes`).
+Used by ``medlearn train --head ordinal`` and ``build_model(..., head="ordinal")``; not (yet) by a
+recipe: on RetinaMNIST's validation split it did not beat softmax (``benchmarks/README.md``).
 """
 from __future__ import annotations
 

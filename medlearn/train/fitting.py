@@ -108,8 +108,8 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
 
     n_members = _check_ensemble(ensemble, model)
     splits = steps.prepare_splits(data, seed=seed, max_val=max_val)
-    if time_budget is not None:
-        steps.plan_training(splits, time_budget=time_budget)   # TrainError for a bad budget before any split
+    if time_budget is not None:   # TrainError for a bad budget before it is split between members
+        steps._check_positive("time_budget", time_budget, float)
     members = []
     for i in range(n_members):
         member_seed = seed + ENSEMBLE_SEED_STEP * i

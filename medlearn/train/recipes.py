@@ -56,7 +56,7 @@ BUILDER_KEYS = ("head", "filters", "blocks", "dropout", "pooling", "hidden")
 DEFAULT_RECIPE = Recipe("cnn", {"model": "cnn"}, "one reference CNN (the phantoms, and datasets too large "
                         "for an ensemble to pay within 120 s: over 15,000 training images)")
 
-#: The MedMNIST datasets up to this many training images get :data:`SMALL_RECIPE` / :data:`ORDINAL_RECIPE`.
+#: The MedMNIST datasets up to this many training images get :data:`SMALL_RECIPE`.
 ENSEMBLE_MAX_TRAIN = 15_000
 
 SMALL_RECIPE = Recipe(
