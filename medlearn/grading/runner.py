@@ -30,7 +30,9 @@ next step runs; the grader enforces the same budget from outside (disarming
 the alarm only gets the whole run killed). For a check whose CPU time the grader judges (the
 step's ``cpu_window``: an exercise with ``loop_cpu_s``) the child sleeps that long after its
 ``check-start`` and ``check`` events, so the grader's CPU samples fall before and after the check's
-work, not inside it or in the next cell; a child that skips the sleeps can only shorten its window.
+work, not inside it or in the next cell, and it collects and freezes its garbage just before, so no
+full collection of earlier cells' objects is counted against the answer; a child that skips the
+sleeps can only shorten its window.
 
 Nothing the child writes is trusted: the grader judges the outputs itself on
 the cases it drew. What a forged output can still achieve depends on the kind of
@@ -40,6 +42,7 @@ Used by ``medlearn grade``.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -230,8 +233,11 @@ def main() -> None:
             cases = _load_cases(step["cases"], inputs)
             n = len(cases)
             answer = eval(compile(step["expr"], f"<{where}>", "eval"), namespace)
-            report.event(event="check-start", k=k)
             settle = float(step.get("cpu_window", 0) or 0)
+            if settle:  # a full garbage collection inside the window would count against the answer
+                gc.collect()
+                gc.freeze()
+            report.event(event="check-start", k=k)
             if settle:  # idle (no CPU) while the grader samples the tree's CPU for this check's window
                 time.sleep(settle)
             _budget(step.get("timeout"))
