@@ -142,3 +142,23 @@ def test_ema_ends_with_the_moving_average_instead_of_a_tail_or_best_epoch(capsys
     assert net.optimizer.use_ema and net.optimizer.ema_momentum == pytest.approx(0.9)
     fit(data, model="cnn", epochs=3, ema=0.9, verbose=1)
     assert "final model = the exponential moving average of the weights (momentum 0.9)" in capsys.readouterr().out
+
+
+def test_mixup_trains_through_blended_batches(monkeypatch):
+    """``fit(mixup=...)`` feeds Batches with mixup on (also for small data, which else goes to Keras as
+    one array), with soft targets the ordinal and softmax losses both accept."""
+    from medlearn.train import batches
+
+    seen = []
+    original = batches.Batches._mix
+
+    def spy(self, x, y, w):
+        seen.append(self.mixup)
+        return original(self, x, y, w)
+
+    monkeypatch.setattr(batches.Batches, "_mix", spy)
+    for head in ("auto", "ordinal"):
+        seen.clear()
+        result = fit(_ordinal_data(), model="cnn", epochs=2, mixup=0.3, head=head, verbose=0)
+        assert seen and set(seen) == {0.3}
+        assert np.isfinite(result.test_scores).all()

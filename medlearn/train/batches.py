@@ -63,14 +63,18 @@ class Batches(keras.utils.PyDataset):
         shuffle: draw a fresh permutation for every pass.
         seed: seed of the permutations.
         scale: as in :func:`as_float_nhwc` (None: uint8 to 0..1; 1.0: keep 0..255).
+        mixup: None, or the ``alpha`` of mixup (Zhang et al., 2018): each image of a batch is
+            blended with another image of the same batch, ``lam * x_i + (1 - lam) * x_j`` with
+            ``lam ~ Beta(alpha, alpha)`` drawn per image, and so are its targets and sample weight.
 
     Every batch is full (the permutation wraps around), so compiled train steps see one shape.
     """
 
     def __init__(self, images, targets, sample_weight=None, *, batch_size=128, steps_per_epoch=None,
-                 shuffle=True, seed=0, scale=None):
+                 shuffle=True, seed=0, scale=None, mixup=None):
         super().__init__()
         self.scale = scale
+        self.mixup = None if not mixup else float(mixup)
         self.images = np.asarray(images)
         self.targets = np.asarray(targets, dtype=np.float32)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
@@ -80,6 +84,7 @@ class Batches(keras.utils.PyDataset):
         self.steps = int(steps_per_epoch or full)
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
+        self.mix_rng = np.random.default_rng([int(seed), 1])  # own stream: mixup leaves the order alone
         self.offset = 0
         self._order = np.empty(0, dtype=np.int64)
         self._ensure(self.steps * self.batch_size)
@@ -97,10 +102,22 @@ class Batches(keras.utils.PyDataset):
         start = self.offset + int(i) * self.batch_size
         self._ensure(start + self.batch_size)
         idx = self._order[start:start + self.batch_size]
-        x = as_float_nhwc(self.images[idx], scale=self.scale)
-        if self.sample_weight is None:
-            return x, self.targets[idx]
-        return x, self.targets[idx], self.sample_weight[idx]
+        x, y = as_float_nhwc(self.images[idx], scale=self.scale), self.targets[idx]
+        w = None if self.sample_weight is None else self.sample_weight[idx]
+        if self.mixup:
+            x, y, w = self._mix(x, y, w)
+        return (x, y) if w is None else (x, y, w)
+
+    def _mix(self, x, y, w):
+        """Blend every image of the batch with a partner from the same batch (draws from ``mix_rng``)."""
+        lam = self.mix_rng.beta(self.mixup, self.mixup, size=len(x)).astype(np.float32)
+        partner = self.mix_rng.permutation(len(x))
+
+        def blend(a):
+            share = lam.reshape((-1,) + (1,) * (a.ndim - 1))
+            return share * a + (1 - share) * a[partner]
+
+        return blend(x), blend(y), None if w is None else blend(w)
 
     def on_epoch_end(self):
         self.offset += self.steps * self.batch_size

@@ -15,7 +15,7 @@ __all__ = ["fit", "ensemble_model", "ENSEMBLE_SEED_STEP"]
 def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, learning_rate=None,
         augment="auto", class_weight="balanced", patience=None, average_tail=0.25, seed=42, max_val=4000,
         steps_per_epoch=None, tta="auto", prior_correction=True, deterministic=True, verbose=1, callbacks=None,
-        ensemble=1, ema=None, **model_kwargs) -> TrainResult:
+        ensemble=1, ema=None, mixup=None, **model_kwargs) -> TrainResult:
     """Train a reference model on a dataset and score it on the test split.
 
     What it does, each step a lesson topic and a function of :mod:`medlearn.train.steps`:
@@ -90,6 +90,11 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
             better (AUC) than any one of them; see ``benchmarks/README.md`` for what it buys.
         ema: keep an exponential moving average of the weights with this momentum (e.g. 0.99;
             the optimizer's ``use_ema``) and end with it, instead of ``average_tail``.
+        mixup: None, or Beta's ``alpha`` for mixup (e.g. 0.2): every training image is blended with
+            another one, and its targets and class weight with it (see
+            :class:`~medlearn.train.batches.Batches`). A regulariser for small datasets; within
+            120 s it cost BreastMNIST and RetinaMNIST validation accuracy (``benchmarks/README.md``),
+            so no recipe uses it.
         **model_kwargs: passed to the builder (``dropout=``, ``filters=`` ...).
 
     Returns:
@@ -118,7 +123,7 @@ def fit(data, *, model="cnn", epochs=None, time_budget=None, batch_size=None, le
         plan = steps.plan_training(
             splits, model=model, epochs=epochs, time_budget=max(left, 1.0) / (n_members - i) if left else None,
             batch_size=batch_size, learning_rate=learning_rate, patience=patience, average_tail=average_tail,
-            steps_per_epoch=steps_per_epoch, class_weight=class_weight, seed=member_seed, ema=ema)
+            steps_per_epoch=steps_per_epoch, class_weight=class_weight, seed=member_seed, ema=ema, mixup=mixup)
         if verbose and n_members > 1:
             print(f"ensemble member {i + 1}/{n_members} (seed {member_seed})", flush=True)
         members.append(_fit_one(splits, plan, model, augment=augment, deterministic=deterministic, verbose=verbose,

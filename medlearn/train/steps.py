@@ -63,6 +63,7 @@ class Plan:
     class_weight: dict | None
     seed: int
     ema: float | None = None
+    mixup: float | None = None
 
     @property
     def warmup_steps(self) -> int:
@@ -163,7 +164,7 @@ def prepare_splits(data, *, seed: int = 42, max_val: int | None = 4000) -> Split
 
 def plan_training(splits: Splits, *, model="cnn", epochs=None, time_budget=None, batch_size=None,
                   learning_rate=None, patience=None, average_tail=0.25, steps_per_epoch=None,
-                  class_weight="balanced", seed: int = 42, ema=None) -> Plan:
+                  class_weight="balanced", seed: int = 42, ema=None, mixup=None) -> Plan:
     """Resolve and check the training knobs (defaults as documented in :func:`medlearn.train.fit`).
 
     Raises:
@@ -187,6 +188,9 @@ def plan_training(splits: Splits, *, model="cnn", epochs=None, time_budget=None,
                          f"the best epoch. Received: average_tail={average_tail!r}")
     if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (float, np.floating)) or not 0 < ema < 1):
         raise TrainError(f"ema must be a momentum in (0, 1), e.g. 0.99, or None. Received: ema={ema!r}")
+    if mixup is not None and (isinstance(mixup, bool) or not isinstance(mixup, (int, float, np.integer, np.floating))
+                              or not mixup > 0):
+        raise TrainError(f"mixup must be Beta's alpha > 0, e.g. 0.2, or None. Received: mixup={mixup!r}")
     small = isinstance(model, str) and model.strip().lower() in ("logreg", "mlp")
     full = -(-n // min(int(batch_size), n))
     return Plan(epochs=epochs, time_budget=float(time_budget) if time_budget else None, batch_size=int(batch_size),
@@ -195,7 +199,7 @@ def plan_training(splits: Splits, *, model="cnn", epochs=None, time_budget=None,
                 average_tail=None if average_tail is None else float(average_tail),
                 learning_rate=float(learning_rate or (1e-3 if small else 2e-3)),
                 class_weight=class_weights(splits.y_train, splits.task, class_weight), seed=int(seed),
-                ema=None if ema is None else float(ema))
+                ema=None if ema is None else float(ema), mixup=None if mixup is None else float(mixup))
 
 
 def build(splits: Splits, model="cnn", *, augment="auto", seed: int = 42, **model_kwargs):
@@ -283,7 +287,8 @@ def train_model(net, splits: Splits, plan: Plan, callbacks: Callbacks) -> Run:
     """Step 5: ``model.fit`` with class-weighted samples, validated on ``splits.x_monitor`` after each epoch.
 
     Small data (one pass per epoch, under 256 MiB as float32) go to Keras as one float array;
-    larger data stay uint8 and are scaled batch by batch (:class:`~medlearn.train.batches.Batches`).
+    larger data (and mixup, ``plan.mixup``) stay uint8 and are scaled batch by batch
+    (:class:`~medlearn.train.batches.Batches`).
     """
     from medlearn.models import encode_labels
     from medlearn.train.batches import Batches, as_float_nhwc, pixel_scale
@@ -295,13 +300,14 @@ def train_model(net, splits: Splits, plan: Plan, callbacks: Callbacks) -> Run:
                                                dtype=np.float32)
     targets = encode_labels(y_tr, splits.task, splits.n_classes)
     full = -(-len(y_tr) // min(plan.batch_size, len(y_tr)))
-    if plan.steps_per_epoch == full and splits.x_train.size * 4 <= 256 * 2**20:
+    if plan.steps_per_epoch == full and splits.x_train.size * 4 <= 256 * 2**20 and not plan.mixup:
         # small data: one float copy, Keras batches it (fastest path on every backend)
         train_data = dict(x=as_float_nhwc(splits.x_train, scale=scale), y=targets, sample_weight=weights,
                           batch_size=plan.batch_size, shuffle=True)
     else:  # large data: uint8 stays in memory, scaled per batch; short epochs validate regularly
         train_data = dict(x=Batches(splits.x_train, targets, weights, batch_size=plan.batch_size,
-                                    steps_per_epoch=plan.steps_per_epoch, seed=plan.seed, scale=scale),
+                                    steps_per_epoch=plan.steps_per_epoch, seed=plan.seed, scale=scale,
+                                    mixup=plan.mixup),
                           shuffle=False)
     val = (as_float_nhwc(splits.x_monitor, scale=scale), encode_labels(splits.y_monitor, splits.task, splits.n_classes))
     start = time.perf_counter()
