@@ -188,9 +188,8 @@ def plan_training(splits: Splits, *, model="cnn", epochs=None, time_budget=None,
                          f"the best epoch. Received: average_tail={average_tail!r}")
     if ema is not None and (isinstance(ema, bool) or not isinstance(ema, (float, np.floating)) or not 0 < ema < 1):
         raise TrainError(f"ema must be a momentum in (0, 1), e.g. 0.99, or None. Received: ema={ema!r}")
-    if mixup is not None and (isinstance(mixup, bool) or not isinstance(mixup, (int, float, np.integer, np.floating))
-                              or not mixup > 0):
-        raise TrainError(f"mixup must be Beta's alpha > 0, e.g. 0.2, or None. Received: mixup={mixup!r}")
+    if mixup is not None:
+        _check_positive("mixup", mixup, float)
     small = isinstance(model, str) and model.strip().lower() in ("logreg", "mlp")
     full = -(-n // min(int(batch_size), n))
     return Plan(epochs=epochs, time_budget=float(time_budget) if time_budget else None, batch_size=int(batch_size),
